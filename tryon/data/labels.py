@@ -1,0 +1,87 @@
+"""Label sets shared by every layout: one body-parse label set, garment categories and the 18 OpenPose joints.
+
+Each dataset stores its parse maps in its own label set (LIP in VITON, CIHP-style in VITON-HD, DressCode's own);
+readers map them to `PARSE_LABELS` here, so the models see one vocabulary whatever the source.
+Left and right are the person's own (their left arm is on the image's right).
+"""
+import numpy as np
+
+PARSE_LABELS = (
+    "background", "hair", "face", "neck", "upper", "lower", "dress",
+    "left_arm", "right_arm", "left_leg", "right_leg", "shoes", "accessory",
+)
+NUM_PARSE = len(PARSE_LABELS)
+P = {name: i for i, name in enumerate(PARSE_LABELS)}
+
+# Garment categories and the parse labels that the garment of each category covers on the person.
+CATEGORIES = ("upper", "lower", "dress")
+GARMENT_LABELS = {
+    "upper": (P["upper"], P["dress"]),
+    "lower": (P["lower"],),
+    "dress": (P["upper"], P["lower"], P["dress"]),
+}
+# Skin that a new garment of the category may cover or uncover: removed from the agnostic person too.
+SKIN_LABELS = {
+    "upper": (P["left_arm"], P["right_arm"], P["neck"]),
+    "lower": (P["left_leg"], P["right_leg"]),
+    "dress": (P["left_arm"], P["right_arm"], P["neck"], P["left_leg"], P["right_leg"]),
+}
+# What the agnostic person always keeps untouched.
+KEEP_LABELS = {
+    "upper": (P["hair"], P["face"], P["lower"], P["left_leg"], P["right_leg"], P["shoes"]),
+    "lower": (P["hair"], P["face"], P["upper"], P["left_arm"], P["right_arm"], P["neck"], P["shoes"]),
+    "dress": (P["hair"], P["face"], P["shoes"]),
+}
+
+# LIP (VITON, 0-19, plus 20 = neck in CP-VTON+'s image-parse-new).
+LIP_LABELS = (
+    "background", "hat", "hair", "glove", "sunglasses", "upper-clothes", "dress", "coat", "socks", "pants",
+    "jumpsuits", "scarf", "skirt", "face", "left-arm", "right-arm", "left-leg", "right-leg", "left-shoe",
+    "right-shoe", "neck",
+)
+_FROM_LIP = [
+    P["background"], P["hair"], P["hair"], P["accessory"], P["face"], P["upper"], P["dress"], P["upper"],
+    P["shoes"], P["lower"], P["dress"], P["accessory"], P["lower"], P["face"], P["left_arm"], P["right_arm"],
+    P["left_leg"], P["right_leg"], P["shoes"], P["shoes"], P["neck"],
+]
+# CIHP-style (VITON-HD image-parse-v3): as LIP but 10 is torso skin, which sits where the neck and chest show.
+_FROM_CIHP = list(_FROM_LIP[:20])
+_FROM_CIHP[10] = P["neck"]
+# DressCode label_maps.
+DRESSCODE_LABELS = (
+    "background", "hat", "hair", "sunglasses", "upper_clothes", "skirt", "pants", "dress", "belt", "left_shoe",
+    "right_shoe", "head", "left_leg", "right_leg", "left_arm", "right_arm", "bag", "scarf",
+)
+_FROM_DRESSCODE = [
+    P["background"], P["hair"], P["hair"], P["face"], P["upper"], P["lower"], P["lower"], P["dress"],
+    P["accessory"], P["shoes"], P["shoes"], P["face"], P["left_leg"], P["right_leg"], P["left_arm"],
+    P["right_arm"], P["accessory"], P["accessory"],
+]
+
+
+def _lut(mapping):
+    lut = np.zeros(256, dtype=np.uint8)  # unknown values fall back to background
+    lut[: len(mapping)] = mapping
+    return lut
+
+
+PARSE_LUTS = {"lip": _lut(_FROM_LIP), "cihp": _lut(_FROM_CIHP), "dresscode": _lut(_FROM_DRESSCODE)}
+SOURCE_NUM_LABELS = {"lip": len(_FROM_LIP), "cihp": len(_FROM_CIHP), "dresscode": len(_FROM_DRESSCODE)}
+
+# Label swaps for a horizontal flip.
+PARSE_FLIP = np.arange(NUM_PARSE, dtype=np.int64)
+for _a, _b in (("left_arm", "right_arm"), ("left_leg", "right_leg")):
+    PARSE_FLIP[P[_a]], PARSE_FLIP[P[_b]] = P[_b], P[_a]
+
+# The 18 OpenPose COCO joints, in OpenPose order.
+JOINTS = (
+    "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "r_knee",
+    "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
+)
+NUM_JOINTS = len(JOINTS)
+J = {name: i for i, name in enumerate(JOINTS)}
+JOINT_FLIP = np.arange(NUM_JOINTS)
+for _a, _b in ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (14, 15), (16, 17)):
+    JOINT_FLIP[_a], JOINT_FLIP[_b] = _b, _a
+# OpenPose BODY_25 -> COCO-18 (BODY_25 adds mid-hip at 8 and six foot points at the end).
+BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)

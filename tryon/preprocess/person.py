@@ -1,0 +1,114 @@
+"""The person representation the models read, built the same way from a dataset sample and from a raw photo.
+
+- pose heatmaps: one Gaussian per OpenPose joint;
+- the agnostic mask: where the garment of a category, and the skin it may cover, are erased (from the parse map,
+  widened along the pose so the old garment's silhouette does not leak), never touching what the category keeps
+  (face and hair always; the lower body for an upper garment);
+- the agnostic person: the photo with that region painted neutral grey;
+- `person_repr` / `generator_input`: the stacked tensors the warp and generator take.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+from tryon.data.labels import CATEGORIES, GARMENT_LABELS, J, KEEP_LABELS, NUM_JOINTS, NUM_PARSE, SKIN_LABELS
+from tryon.errors import TryOnError
+
+PERSON_REPR_CHANNELS = 3 + 1 + NUM_PARSE + NUM_JOINTS  # agnostic RGB, agnostic mask, agnostic parse, pose
+CLOTH_CHANNELS = 4  # garment RGB + mask
+GENERATOR_CHANNELS = PERSON_REPR_CHANNELS + CLOTH_CHANNELS  # + warped garment RGB + warped mask
+AGNOSTIC_GREY = 128  # the uint8 value the erased region is painted
+
+
+def check_category(category: str) -> str:
+    if category not in CATEGORIES:
+        raise TryOnError(f"unknown garment category {category!r}: choose one of {', '.join(CATEGORIES)}")
+    return category
+
+
+def pose_heatmaps(pose: np.ndarray, height: int, width: int, sigma: float | None = None) -> np.ndarray:
+    """[18, 3] joints (x, y in pixels, confidence) -> [18, H, W] float32 Gaussians (all zero for a missing joint)."""
+    sigma = sigma if sigma is not None else height / 64.0
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    xs = np.arange(width, dtype=np.float32)[None, :]
+    maps = np.zeros((NUM_JOINTS, height, width), dtype=np.float32)
+    for j, (x, y, c) in enumerate(pose):
+        if c > 0:
+            maps[j] = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
+    return maps
+
+
+def _joint(pose, name):
+    x, y, c = pose[J[name]]
+    return (float(x), float(y)) if c > 0 else None
+
+
+def _pose_region(pose: np.ndarray, category: str, height: int, width: int) -> np.ndarray:
+    """Limbs and torso drawn from the joints the category's garment may cover, as a bool [H, W] mask."""
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    ls, rs = _joint(pose, "l_shoulder"), _joint(pose, "r_shoulder")
+    span = np.hypot(ls[0] - rs[0], ls[1] - rs[1]) if ls and rs else height / 6
+    limb = max(2, int(round(span / 4)))
+    chains = []
+    if category in ("upper", "dress"):
+        chains += [("r_shoulder", "r_elbow", "r_wrist"), ("l_shoulder", "l_elbow", "l_wrist")]
+        torso = [_joint(pose, n) for n in ("r_shoulder", "l_shoulder", "l_hip", "r_hip")]
+        if all(torso):
+            draw.polygon(torso, fill=255)
+    if category in ("lower", "dress"):
+        chains += [("r_hip", "r_knee", "r_ankle"), ("l_hip", "l_knee", "l_ankle"), ("r_hip", "l_hip")]
+    for chain in chains:
+        pts = [_joint(pose, n) for n in chain]
+        for a, b in zip(pts, pts[1:]):
+            if a and b:
+                draw.line([a, b], fill=255, width=limb)
+        for p in pts:
+            if p:
+                draw.ellipse([p[0] - limb / 2, p[1] - limb / 2, p[0] + limb / 2, p[1] + limb / 2], fill=255)
+    return np.asarray(canvas) > 0
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    if radius <= 0:
+        return mask
+    t = torch.from_numpy(mask.astype(np.float32))[None, None]
+    return F.max_pool2d(t, 2 * radius + 1, stride=1, padding=radius)[0, 0].numpy() > 0
+
+
+def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") -> np.ndarray:
+    """Bool [H, W]: the region a new garment of `category` repaints.
+
+    It holds every pixel of the current garment (whatever else happens), the skin the garment may cover, and the
+    pose-drawn limbs and torso, slightly dilated; minus what the category keeps (face, hair, ...).
+    """
+    check_category(category)
+    height, width = parse.shape
+    garment = np.isin(parse, GARMENT_LABELS[category])
+    region = garment | np.isin(parse, SKIN_LABELS[category]) | _pose_region(pose, category, height, width)
+    region = _dilate(region, max(1, height // 128))
+    region &= ~np.isin(parse, KEEP_LABELS[category])
+    return region | garment
+
+
+def agnostic_person(person: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """[H, W, 3] uint8 photo -> the same with the masked region painted neutral grey (128)."""
+    out = person.copy()
+    out[mask] = AGNOSTIC_GREY
+    return out
+
+
+def person_repr(agnostic: torch.Tensor, agnostic_mask: torch.Tensor, parse: torch.Tensor, pose_map: torch.Tensor) -> torch.Tensor:
+    """Stack what the warp and generator know of the person: [N, PERSON_REPR_CHANNELS, H, W].
+
+    agnostic [N,3,H,W] in [-1,1]; agnostic_mask [N,1,H,W] in {0,1}; parse [N,H,W] long; pose_map [N,18,H,W].
+    The parse map is one-hot and blanked inside the agnostic region, so it never shows the old garment's shape.
+    """
+    onehot = F.one_hot(parse.long(), NUM_PARSE).permute(0, 3, 1, 2).to(agnostic.dtype)
+    return torch.cat([agnostic, agnostic_mask, onehot * (1 - agnostic_mask), pose_map], 1)
+
+
+def generator_input(repr_: torch.Tensor, warped_cloth: torch.Tensor, warped_mask: torch.Tensor) -> torch.Tensor:
+    """[N, GENERATOR_CHANNELS, H, W]: the person representation with the warped garment and its mask."""
+    return torch.cat([repr_, warped_cloth, warped_mask], 1)
