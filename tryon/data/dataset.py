@@ -1,0 +1,142 @@
+"""The torch Dataset every training stage reads: one try-on sample per pair, at a chosen resolution.
+
+A sample (dict) holds, at `height` x `width`:
+  person [3,H,W], cloth [3,H,W], agnostic [3,H,W]      float in [-1, 1]
+  cloth_mask [1,H,W], agnostic_mask [1,H,W]            float in {0, 1}
+  parse [H,W]                                          long, tryon.data.labels.PARSE_LABELS
+  pose [18,3]                                          float: x, y in pixels at H x W, confidence (0: missing)
+  pose_map [18,H,W]                                    float Gaussians in [0, 1]
+  name, category (str), paired (bool)
+The agnostic person is built by tryon.preprocess.person, as the pipeline builds it from a raw photo.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from tryon.data.labels import JOINT_FLIP, PARSE_FLIP, PARSE_LUTS, SOURCE_NUM_LABELS
+from tryon.data.layouts import Pair, read_dataset, read_pose
+from tryon.errors import DatasetError, TryOnError
+from tryon.preprocess.garment import garment_mask
+from tryon.preprocess.image_io import load_image, load_label_map, load_mask
+from tryon.preprocess.person import agnostic_mask, agnostic_person, pose_heatmaps
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Training augmentations; each applied to every map of a sample alike."""
+
+    flip: float = 0.5  # probability of a horizontal flip (labels and joints swap left/right)
+    jitter: float = 0.1  # colour jitter strength (brightness/contrast/saturation, +-jitter), same on person and garment
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """[H, W, 3] uint8 -> [3, H, W] float in [-1, 1]."""
+    return torch.from_numpy(rgb.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0)
+
+
+def _jitter(rgb: np.ndarray, b: float, c: float, s: float) -> np.ndarray:
+    x = rgb.astype(np.float32) * b
+    x = (x - x.mean()) * c + x.mean()
+    gray = x.mean(axis=-1, keepdims=True)
+    x = (x - gray) * s + gray
+    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+
+
+class TryOnDataset(torch.utils.data.Dataset):
+    """Pairs of a dataset folder (any supported layout) as model-ready samples.
+
+    `root` is a dataset folder (or pass `pairs`, a list of tryon.data.layouts.Pair); `augment` an Augment or None.
+    Augmentation randomness comes from `seed`, the epoch and the index: index the dataset with (index, epoch)
+    (as the training sampler does) for a fresh draw each epoch that replays exactly on resume.
+    """
+
+    def __init__(self, root=None, split="train", mode="paired", *, layout=None, pairs=None, height=256, width=192,
+                 augment: Augment | None = None, seed: int = 0):
+        if (root is None) == (pairs is None):
+            raise TryOnError("give a dataset folder or a list of pairs (one of the two)")
+        self.pairs: list[Pair] = list(pairs) if pairs is not None else read_dataset(root, split, mode, layout)
+        self.height, self.width = height, width
+        self.augment = augment
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _resize(self, im: Image.Image, resample) -> np.ndarray:
+        return np.array(im.resize((self.width, self.height), resample, reducing_gap=None if resample == Image.NEAREST else 3.0))
+
+    def load(self, pair: Pair) -> dict:
+        """Read and resize one pair's files (no augmentation) into numpy arrays; DatasetError names a bad file."""
+        try:
+            return self._load(pair)
+        except DatasetError:
+            raise
+        except TryOnError as e:
+            raise DatasetError(str(e)) from None
+
+    def _load(self, pair: Pair) -> dict:
+        person = load_image(pair.person)
+        size = person.size
+        cloth = load_image(pair.cloth, keep_alpha=False)
+        if pair.cloth_mask is not None:
+            cmask = load_mask(pair.cloth_mask, expected_size=cloth.size)
+        else:
+            try:
+                cmask = garment_mask(cloth)
+            except TryOnError as e:
+                raise DatasetError(f"{pair.cloth}: {e}") from None  # the mask error does not name the file
+        raw = load_label_map(pair.parse, expected_size=size)
+        if raw.max() >= SOURCE_NUM_LABELS[pair.parse_format]:
+            raise DatasetError(f"{pair.parse}: label {raw.max()} is outside the {pair.parse_format} label set "
+                               f"(0-{SOURCE_NUM_LABELS[pair.parse_format] - 1})")
+        parse = PARSE_LUTS[pair.parse_format][raw]
+        pose = read_pose(pair.pose, pair.pose_format, size)
+        pose[:, 0] *= self.width / size[0]
+        pose[:, 1] *= self.height / size[1]
+        return {
+            "person": self._resize(person, Image.BICUBIC),
+            "cloth": self._resize(cloth, Image.BICUBIC),
+            "cloth_mask": self._resize(Image.fromarray(cmask), Image.NEAREST),
+            "parse": self._resize(Image.fromarray(parse), Image.NEAREST),
+            "pose": pose,
+        }
+
+    def _augment(self, s: dict, rng: np.random.Generator) -> dict:
+        a = self.augment
+        if rng.random() < a.flip:
+            for k in ("person", "cloth", "cloth_mask", "parse"):
+                s[k] = np.ascontiguousarray(s[k][:, ::-1])
+            s["parse"] = PARSE_FLIP[s["parse"]].astype(np.uint8)
+            pose = s["pose"][JOINT_FLIP].copy()
+            seen = pose[:, 2] > 0
+            pose[seen, 0] = self.width - 1 - pose[seen, 0]
+            s["pose"] = pose
+        if a.jitter > 0:
+            b, c, sat = 1 + rng.uniform(-a.jitter, a.jitter, size=3)
+            s["person"] = _jitter(s["person"], b, c, sat)
+            s["cloth"] = _jitter(s["cloth"], b, c, sat)
+            s["cloth"][~s["cloth_mask"]] = 255  # the garment stays on pure white
+        return s
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index, epoch = key if isinstance(key, tuple) else (key, 0)
+        pair = self.pairs[index]
+        s = self.load(pair)
+        if self.augment is not None:
+            s = self._augment(s, np.random.default_rng([self.seed, epoch, index]))
+        amask = agnostic_mask(s["parse"], s["pose"], pair.category)
+        return {
+            "person": to_tensor(s["person"]),
+            "cloth": to_tensor(s["cloth"]),
+            "cloth_mask": torch.from_numpy(s["cloth_mask"][None].astype(np.float32)),
+            "parse": torch.from_numpy(s["parse"].astype(np.int64)),
+            "pose": torch.from_numpy(s["pose"]),
+            "pose_map": torch.from_numpy(pose_heatmaps(s["pose"], self.height, self.width)),
+            "agnostic": to_tensor(agnostic_person(s["person"], amask)),
+            "agnostic_mask": torch.from_numpy(amask[None].astype(np.float32)),
+            "name": pair.name,
+            "category": pair.category,
+            "paired": pair.paired,
+        }

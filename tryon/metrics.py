@@ -1,0 +1,42 @@
+"""Image quality metrics on 0-255 RGB, as try-on papers report them.
+
+SSIM uses an 11x11 Gaussian window with sigma 1.5 (Wang et al. 2004), computed per channel and averaged; PSNR is
+over all pixels, or only over a region (the garment region) when a mask is given. Inputs are float tensors in
+[-1, 1], [N, 3, H, W]; results are per image, [N].
+"""
+import torch
+import torch.nn.functional as F
+
+
+def _to255(x: torch.Tensor) -> torch.Tensor:
+    return (x.float().clamp(-1, 1) + 1) * 127.5
+
+
+def _gaussian_window(size=11, sigma=1.5, device=None) -> torch.Tensor:
+    g = torch.exp(-((torch.arange(size, dtype=torch.float64, device=device) - size // 2) ** 2) / (2 * sigma**2))
+    g = (g / g.sum()).float()
+    return (g[:, None] * g[None, :]).expand(3, 1, size, size).contiguous()
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM per image (valid-region Gaussian filtering, C1 = (0.01*255)^2, C2 = (0.03*255)^2)."""
+    x, y = _to255(a), _to255(b)
+    w = _gaussian_window(device=x.device)
+    mu_x, mu_y = F.conv2d(x, w, groups=3), F.conv2d(y, w, groups=3)
+    sxx = F.conv2d(x * x, w, groups=3) - mu_x**2
+    syy = F.conv2d(y * y, w, groups=3) - mu_y**2
+    sxy = F.conv2d(x * y, w, groups=3) - mu_x * mu_y
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    return s.mean(dim=(1, 2, 3))
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """PSNR in dB per image; with a [N, 1, H, W] mask, over the masked pixels only."""
+    err = (_to255(a) - _to255(b)) ** 2
+    if mask is None:
+        mse = err.mean(dim=(1, 2, 3))
+    else:
+        m = mask.float().expand_as(err)
+        mse = (err * m).sum(dim=(1, 2, 3)) / m.sum(dim=(1, 2, 3)).clamp(min=1)
+    return 10 * torch.log10(255.0**2 / mse.clamp(min=1e-10))
