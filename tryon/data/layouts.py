@@ -61,10 +61,18 @@ def read_pairs_file(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+
+
 def _require(path: Path, what: str, source: str) -> Path:
-    if not path.is_file():
-        raise DatasetError(f"{source} names {what} {path.name}, but {path} does not exist")
-    return path
+    """The named file, or the same name with another image extension (a re-encoded copy); else a DatasetError."""
+    if path.is_file():
+        return path
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        for ext in IMAGE_EXTENSIONS:
+            if path.with_suffix(ext).is_file():
+                return path.with_suffix(ext)
+    raise DatasetError(f"{source} names {what} {path.name}, but {path} does not exist")
 
 
 def read_viton(root, split="train", mode="paired", pairs_file=None, parse_dir=None) -> list[Pair]:

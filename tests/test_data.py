@@ -1,0 +1,206 @@
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from tryon.cli import main as cli
+from tryon.data import Augment, TryOnDataset, detect_layout, read_dataset
+from tryon.data.dataset import to_tensor
+from tryon.data.labels import J, PARSE_FLIP, P
+from tryon.data.layouts import read_pose
+from tryon.data.synthetic import make_synthetic_dataset
+from tryon.errors import DatasetError, TryOnError
+from tryon.preprocess.person import AGNOSTIC_GREY
+from tryon.training.sampler import StepBatchSampler
+
+GREY = to_tensor(np.full((1, 1, 3), AGNOSTIC_GREY, np.uint8))[0, 0, 0]
+
+
+@pytest.fixture(scope="module", params=["viton", "viton_hd", "dresscode"])
+def layout_root(request, tmp_path_factory):
+    size = (256, 192) if request.param == "viton" else (512, 384)  # read back at 256x192: resizing is exercised
+    root = make_synthetic_dataset(tmp_path_factory.mktemp(request.param), layout=request.param, n_train=4, n_test=2,
+                                  height=size[0], width=size[1], seed=3)
+    return request.param, root
+
+
+def _copy(root, tmp_path):
+    dst = tmp_path / "data"
+    shutil.copytree(root, dst)
+    return dst
+
+
+def test_each_layout_is_detected_and_read_in_both_settings(layout_root):
+    layout, root = layout_root
+    assert detect_layout(root) == layout
+    per_split = 3 if layout == "dresscode" else 1  # DressCode: upper_body, lower_body and dresses
+    train = read_dataset(root, "train")
+    assert len(train) == 4 * per_split and all(p.paired for p in train)
+    test_paired = read_dataset(root, "test", "paired")
+    test_unpaired = read_dataset(root, "test", "unpaired")
+    assert len(test_paired) == len(test_unpaired) == 2 * per_split
+    assert all(p.paired for p in test_paired) and not any(p.paired for p in test_unpaired)
+    cats = {p.category for p in train}
+    assert cats == ({"upper", "lower", "dress"} if layout == "dresscode" else {"upper"})
+
+
+def test_samples_have_every_map_at_the_requested_size(layout_root):
+    _, root = layout_root
+    ds = TryOnDataset(root, "train", height=256, width=192)
+    for i in range(len(ds)):
+        s = ds[i]
+        for key, shape in [("person", (3, 256, 192)), ("cloth", (3, 256, 192)), ("cloth_mask", (1, 256, 192)),
+                           ("parse", (256, 192)), ("pose", (18, 3)), ("pose_map", (18, 256, 192)),
+                           ("agnostic", (3, 256, 192)), ("agnostic_mask", (1, 256, 192))]:
+            assert tuple(s[key].shape) == shape, key
+        assert s["person"].min() >= -1 and s["person"].max() <= 1
+        assert s["cloth_mask"].mean() > 0.1  # a garment was found (DressCode: from the white background)
+        seen = s["pose"][:, 2] > 0
+        assert seen.sum() >= 10 and (s["pose"][seen, 0] < 192).all() and (s["pose"][seen, 1] < 256).all()
+        # the agnostic person: no garment pixel survives, the face is untouched
+        garment = {"upper": [P["upper"], P["dress"]], "lower": [P["lower"]], "dress": [P["upper"], P["lower"], P["dress"]]}[s["category"]]
+        g = torch.isin(s["parse"], torch.tensor(garment))
+        assert g.any() and (s["agnostic"][:, g] == GREY).all()
+        face = s["parse"] == P["face"]
+        assert face.any() and torch.equal(s["agnostic"][:, face], s["person"][:, face])
+
+
+def test_flip_keeps_maps_labels_and_joints_consistent(synth_viton):
+    plain = TryOnDataset(synth_viton, "train")
+    flipped = TryOnDataset(synth_viton, "train", augment=Augment(flip=1.0, jitter=0.0))
+    a, b = plain[0], flipped[0]
+    assert torch.equal(b["person"], a["person"].flip(-1))
+    assert torch.equal(b["parse"], torch.from_numpy(PARSE_FLIP)[a["parse"].flip(-1)])
+    # the pose-drawn part of the agnostic region is re-rasterised from mirrored joints: equal up to edge pixels
+    assert (b["agnostic_mask"] == a["agnostic_mask"].flip(-1)).float().mean() > 0.99
+    # the person's own left stays on the image's right; joints move with their pixels
+    for s in (a, b):
+        assert s["pose"][J["l_shoulder"], 0] > s["pose"][J["r_shoulder"], 0]
+        cols = torch.arange(192).float()
+        left_x = cols[(s["parse"] == P["left_arm"]).any(0)].mean()
+        right_x = cols[(s["parse"] == P["right_arm"]).any(0)].mean()
+        assert left_x > right_x
+    assert b["pose"][J["l_wrist"], 0] == pytest.approx(191 - a["pose"][J["r_wrist"], 0])
+    assert b["pose"][J["l_wrist"], 1] == pytest.approx(a["pose"][J["r_wrist"], 1])
+
+
+def test_augmentation_is_reproducible_per_epoch(synth_viton):
+    ds = TryOnDataset(synth_viton, "train", augment=Augment(flip=0.5, jitter=0.2), seed=7)
+    assert torch.equal(ds[(2, 0)]["person"], ds[(2, 0)]["person"])
+    assert any(not torch.equal(ds[(i, 0)]["person"], ds[(i, 1)]["person"]) for i in range(4))
+
+
+def test_missing_file_named_by_pairs_line(synth_viton, tmp_path):
+    root = _copy(synth_viton, tmp_path)
+    victim = sorted((root / "train" / "image").iterdir())[1]
+    victim.unlink()
+    with pytest.raises(DatasetError, match=rf"train_pairs.txt, line 2 .*{victim.name}"):
+        read_dataset(root, "train")
+
+
+def test_pairs_line_naming_a_missing_id(synth_viton, tmp_path):
+    root = _copy(synth_viton, tmp_path)
+    with open(root / "train_pairs.txt", "a") as f:
+        f.write("999999_0.jpg 999999_1.jpg\n")
+    with pytest.raises(DatasetError, match="999999_0.jpg"):
+        read_dataset(root, "train")
+    (root / "train_pairs.txt").write_text("only_one_field.jpg\n")
+    with pytest.raises(DatasetError, match="line 1: expected"):
+        read_dataset(root, "train")
+
+
+def test_truncated_image_names_the_file(synth_viton, tmp_path):
+    root = _copy(synth_viton, tmp_path)
+    ds = TryOnDataset(root, "train")
+    data = ds.pairs[0].person.read_bytes()
+    ds.pairs[0].person.write_bytes(data[: len(data) // 3])
+    with pytest.raises(TryOnError, match=rf"{ds.pairs[0].person.name}.*truncated"):
+        ds[0]
+
+
+@pytest.mark.parametrize("content, match", [
+    ("{not json", "malformed pose file"),
+    ('{"people": [{"pose_keypoints": [1, 2, 3]}]}', "malformed pose file"),
+    ('{"people": [{"face_keypoints": []}]}', "malformed pose file"),
+    ('{"people": [{"pose_keypoints": ' + str([float("nan")] * 54).replace("nan", "NaN") + "}]}", "finite"),
+])
+def test_malformed_pose_file(synth_viton, tmp_path, content, match):
+    root = _copy(synth_viton, tmp_path)
+    ds = TryOnDataset(root, "train")
+    ds.pairs[0].pose.write_text(content)
+    with pytest.raises(DatasetError, match=rf"{ds.pairs[0].pose.name}: {match}|{ds.pairs[0].pose.name}.*{match}"):
+        ds[0]
+
+
+def test_pose_reads_body25_and_no_person(tmp_path):
+    p = tmp_path / "k.json"
+    body25 = np.arange(75, dtype=float).reshape(25, 3) + 1
+    p.write_text('{"people": [{"pose_keypoints_2d": %s}]}' % body25.ravel().tolist())
+    kp = read_pose(p, "openpose", (192, 256))
+    assert kp[J["r_hip"], 0] == body25[9, 0]  # BODY_25's mid-hip (8) is skipped
+    p.write_text('{"people": []}')
+    assert (read_pose(p, "openpose", (192, 256)) == 0).all()
+
+
+def test_parse_map_of_the_wrong_size_or_label_set(synth_viton, tmp_path):
+    from PIL import Image
+
+    root = _copy(synth_viton, tmp_path)
+    ds = TryOnDataset(root, "train")
+    parse_path = ds.pairs[0].parse
+    Image.open(parse_path).resize((96, 128), Image.NEAREST).save(parse_path)
+    with pytest.raises(DatasetError, match=rf"{parse_path.name}.*96x128, expected 192x256"):
+        ds[0]
+    Image.fromarray(np.full((256, 192), 77, np.uint8)).save(parse_path)
+    with pytest.raises(DatasetError, match=rf"{parse_path.name}: label 77 is outside"):
+        ds[0]
+
+
+def test_check_data_command_lists_bad_files(synth_viton, tmp_path, capsys):
+    root = _copy(synth_viton, tmp_path)
+    assert cli(["check-data", str(root)]) == 0
+    bad = sorted((root / "train" / "cloth").iterdir())[0]
+    bad.write_bytes(b"\x00" * 100)
+    assert cli(["check-data", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert bad.name in out and "7 good samples, 1 bad" in out
+
+
+def test_step_sampler_is_deterministic_resumable_and_sharded():
+    take = lambda s, k: [b for _, b in zip(range(k), s)]
+    full = take(StepBatchSampler(10, 2, seed=5), 12)
+    assert take(StepBatchSampler(10, 2, seed=5, start=7), 5) == full[7:]
+    epoch0 = sorted(i for b in full[:5] for i, e in b)
+    assert epoch0 == list(range(10)) and all(e == 1 for b in full[5:10] for _, e in b)
+    shards = [take(StepBatchSampler(10, 1, seed=5, rank=r, world=2), 5) for r in (0, 1)]
+    assert sorted(i for s in shards for b in s for i, _ in b) == list(range(10))
+    with pytest.raises(TryOnError, match="fewer than one batch"):
+        StepBatchSampler(3, 2, world=2)
+
+
+def test_every_real_viton_sample_loads_and_the_agnostic_removes_the_upper_clothes(viton_root):
+    """Loads all 6,424 train and 400 test pairs once (about a minute on 2 cores)."""
+    total = removed = count = 0
+    for split in ("train", "test"):
+        ds = TryOnDataset(viton_root, split)
+        loader = torch.utils.data.DataLoader(ds, batch_size=32, num_workers=2, collate_fn=lambda items: [
+            ((it["parse"] == P["upper"]).sum().item(), ((it["parse"] == P["upper"]) & (it["agnostic_mask"][0] > 0)).sum().item())
+            for it in items])
+        for batch in loader:
+            for t, r in batch:
+                total, removed, count = total + t, removed + r, count + 1
+    assert count == 6424 + 400
+    assert removed / total >= 0.99
+
+
+def test_a_reencoded_copy_with_another_extension_is_found(synth_viton, tmp_path):
+    from PIL import Image
+
+    root = _copy(synth_viton, tmp_path)
+    jpg = sorted((root / "train" / "image").iterdir())[0]
+    Image.open(jpg).save(jpg.with_suffix(".webp"), quality=90)
+    jpg.unlink()
+    pairs = read_dataset(root, "train")
+    assert pairs[0].person == jpg.with_suffix(".webp")
+    assert TryOnDataset(pairs=pairs)[0]["person"].shape == (3, 256, 192)
