@@ -1,0 +1,125 @@
+import json
+
+import pytest
+import torch
+
+from tryon.data import TryOnDataset
+from tryon.models import GeometricMatcher, HumanParser
+from tryon.preprocess.person import CLOTH_CHANNELS, PERSON_REPR_CHANNELS
+from tryon.training.config import TrainConfig, load_config
+from tryon.training.stages import NonFiniteLoss
+from tryon.training.trainer import Trainer, latest_checkpoint, train
+from tryon.errors import TryOnError
+
+SMALL = dict(batch_size=2, num_workers=0, log_every=1, sample_every=1000, val_samples=2, parser_channels=8, ngf=8,
+             ndf=8, num_d=1, augment=False)
+
+
+@pytest.fixture(scope="module")
+def warp_dir(tmp_path_factory):
+    """An untrained matcher (the identity warp): enough to drive the generator stage."""
+    d = tmp_path_factory.mktemp("warp")
+    GeometricMatcher(person_channels=PERSON_REPR_CHANNELS, cloth_channels=CLOTH_CHANNELS).save_pretrained(d)
+    return d
+
+
+def _cfg(tmp_path, data, stage, **kw):
+    return TrainConfig(stage=stage, data=str(data), output_dir=str(tmp_path / stage), **{**SMALL, **kw})
+
+
+def _weights(model_dir, cls):
+    m = cls.from_pretrained(model_dir)
+    return {k: v.clone() for k, v in m.state_dict().items()}
+
+
+def test_parser_training_lowers_the_loss(tmp_path, synth_viton):
+    cfg = _cfg(tmp_path, synth_viton, "parser", steps=25, lr=2e-3, checkpoint_every=100)
+    trainer = Trainer(cfg)
+    batch = torch.utils.data.default_collate([trainer.dataset[i] for i in range(4)])
+
+    def loss():
+        with torch.no_grad():
+            m = trainer.acc.unwrap_model(trainer.stage.model)
+            return torch.nn.functional.cross_entropy(m(batch["person"]), batch["parse"]).item()
+
+    before = loss()
+    trainer.train()
+    assert loss() < 0.7 * before
+    assert (tmp_path / "parser" / "model" / "config.json").is_file()
+    assert (tmp_path / "parser" / "best" / "val.json").is_file()
+    assert json.loads((tmp_path / "parser" / "val.jsonl").read_text().splitlines()[-1])["step"] == 25
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, synth_viton, warp_dir):
+    kw = dict(steps=4, checkpoint_every=2, warp_model=str(warp_dir), augment=True)
+    whole = train(_cfg(tmp_path / "a", synth_viton, "generator", **kw))
+    first = _cfg(tmp_path / "b", synth_viton, "generator", **{**kw, "steps": 2})
+    train(first)
+    assert latest_checkpoint(first.output_dir).name == "step_0000002"
+    resumed = train(_cfg(tmp_path / "b", synth_viton, "generator", **kw), resume=True)
+    from tryon.models import TryOnGenerator
+
+    a, b = _weights(whole, TryOnGenerator), _weights(resumed, TryOnGenerator)  # the EMA generators
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    one_more = _cfg(tmp_path / "c", synth_viton, "generator", **{**kw, "steps": 3})
+    c = _weights(train(one_more), TryOnGenerator)
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # the comparison can tell runs apart
+
+
+def test_a_partial_checkpoint_is_ignored(tmp_path, synth_viton):
+    cfg = _cfg(tmp_path, synth_viton, "parser", steps=2, checkpoint_every=1)
+    train(cfg)
+    ckpts = tmp_path / "parser" / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["step_0000001", "step_0000002"]
+    (ckpts / "step_0000003.tmp").mkdir()  # a run killed while writing
+    assert latest_checkpoint(cfg.output_dir).name == "step_0000002"
+
+
+class _PoisonedDataset(torch.utils.data.Dataset):
+    def __init__(self, ds, bad_index):
+        self.ds, self.bad = ds, bad_index
+
+    def __len__(self):
+        return len(self.ds)
+
+    def __getitem__(self, key):
+        s = self.ds[key]
+        if key[0] == self.bad:
+            s["person"] = torch.full_like(s["person"], float("nan"))
+        return s
+
+
+def test_nan_guard_stops_and_says_where(tmp_path, synth_viton):
+    ds = _PoisonedDataset(TryOnDataset(synth_viton, "train"), bad_index=3)
+    cfg = _cfg(tmp_path, synth_viton, "parser", steps=8, checkpoint_every=1)
+    with pytest.raises(NonFiniteLoss, match=r"loss 'ce' is nan at step \d+ \(samples: .*\)") as e:
+        train(cfg, dataset=ds)
+    step = int(str(e.value).split("at step ")[1].split()[0])
+    name = TryOnDataset(synth_viton, "train")[3]["name"]
+    assert name in str(e.value)
+    assert latest_checkpoint(cfg.output_dir) is None or int(latest_checkpoint(cfg.output_dir).name[5:]) < step
+
+
+def test_init_fine_tunes_from_saved_weights(tmp_path, synth_viton):
+    base = train(_cfg(tmp_path / "base", synth_viton, "parser", steps=2, checkpoint_every=100))
+    trainer = Trainer(_cfg(tmp_path / "ft", synth_viton, "parser", steps=1, init=str(base)))
+    start = trainer.acc.unwrap_model(trainer.stage.model).state_dict()
+    saved = _weights(base, HumanParser)
+    assert all(torch.equal(start[k], saved[k]) for k in saved)
+    with pytest.raises(TryOnError, match="no saved parser model"):
+        Trainer(_cfg(tmp_path / "bad", synth_viton, "parser", steps=1, init=str(tmp_path)))
+
+
+def test_config_from_toml_with_overrides_and_checks(tmp_path):
+    f = tmp_path / "gen.toml"
+    f.write_text('stage = "warp"\nsteps = 7\nlr = 1e-4\n')
+    cfg = load_config(f, steps=9, batch_size=None)
+    assert (cfg.stage, cfg.steps, cfg.lr, cfg.batch_size) == ("warp", 9, 1e-4, TrainConfig.batch_size)
+    with pytest.raises(TryOnError, match="unknown config keys: colour"):
+        load_config(None, colour="red")
+    with pytest.raises(TryOnError, match="4:3"):
+        TrainConfig(height=256, width=256)
+    with pytest.raises(TryOnError, match="unknown stage"):
+        TrainConfig(stage="diffusion")
+    with pytest.raises(TryOnError, match="needs a trained warp"):
+        Trainer(TrainConfig(stage="generator", data=str(tmp_path), output_dir=str(tmp_path / "o")), dataset=[], val_dataset=None)

@@ -1,0 +1,1 @@
+"""Training: losses, the accelerate training loop and its configs."""

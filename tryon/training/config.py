@@ -1,0 +1,90 @@
+"""Training configuration: one plain dataclass for every stage, read from a TOML file and/or command-line flags."""
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tryon.errors import TryOnError
+
+STAGES = ("parser", "warp", "generator")
+
+
+@dataclass
+class TrainConfig:
+    stage: str = "generator"  # parser | warp | generator
+    data: str = ""  # dataset folder (VITON, VITON-HD or DressCode layout)
+    layout: str | None = None  # detected when None
+    output_dir: str = "runs/generator"
+    height: int = 256
+    width: int = 192
+
+    # optimisation
+    steps: int = 20000  # optimizer steps in all (not counting accumulation)
+    batch_size: int = 8  # per process
+    grad_accum: int = 1
+    lr: float = 2e-4
+    lr_d: float = 2e-4  # discriminator (generator stage)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    mixed_precision: str = "no"  # no | fp16 | bf16 (bf16 also autocasts on CPU)
+    ema_decay: float = 0.999  # generator stage; 0 disables the EMA copy
+    seed: int = 0
+    num_workers: int = 2
+    augment: bool = True
+
+    # models
+    init: str | None = None  # a saved model folder of this stage (or a pipeline folder) to fine-tune from
+    warp_model: str | None = None  # generator stage: the trained warp (a model folder or a pipeline folder)
+    parser_channels: int = 32
+    warp_grid_size: int = 5
+    ngf: int = 32
+    ndf: int = 64
+    num_d: int = 2
+
+    # losses
+    gan_mode: str = "lsgan"  # lsgan | hinge
+    lambda_l1: float = 10.0
+    lambda_fm: float = 10.0
+    lambda_vgg: float = 10.0  # used only with vgg_weights
+    lambda_mask: float = 1.0
+    lambda_grid: float = 0.04  # warp stage: TPS control-grid smoothness
+    vgg_weights: str | None = None  # local VGG19 weights file; nothing is downloaded
+
+    # bookkeeping
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 20
+    sample_every: int = 500
+    val_split: str = "test"
+    val_every: int = 0  # steps between validations; 0: once per epoch
+    val_samples: int = 64
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise TryOnError(f"unknown stage {self.stage!r}: choose one of {', '.join(STAGES)}")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise TryOnError(f"mixed_precision must be no, fp16 or bf16, not {self.mixed_precision!r}")
+        if self.gan_mode not in ("lsgan", "hinge"):
+            raise TryOnError(f"gan_mode must be lsgan or hinge, not {self.gan_mode!r}")
+        for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every", "sample_every", "val_samples"):
+            if getattr(self, name) < 1:
+                raise TryOnError(f"{name} must be at least 1")
+        if self.height % 64 or self.width % 64 or self.height * 3 != self.width * 4:
+            raise TryOnError(f"{self.height}x{self.width}: use a 4:3 size whose sides are multiples of 64 (256x192, 512x384, 1024x768)")
+
+
+def load_config(path=None, **overrides) -> TrainConfig:
+    """A TrainConfig from a TOML file (optional) with keyword overrides on top (None values are ignored)."""
+    values = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            values = tomllib.loads(p.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise TryOnError(f"{p}: cannot read the config file ({e})") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise TryOnError(f"unknown config keys: {', '.join(unknown)}")
+    return TrainConfig(**values)

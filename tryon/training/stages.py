@@ -1,0 +1,297 @@
+"""What each training stage builds, computes and measures: the human parser, the warp and the generator.
+
+A stage owns its models and optimizers and knows one training step (losses, backward, optimizer steps), its
+validation metrics, a sample grid and how to export its trained model. The loop in tryon.training.trainer
+drives any of them the same way.
+"""
+import copy
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from tryon.data.labels import GARMENT_LABELS, NUM_PARSE
+from tryon.errors import TryOnError
+from tryon.metrics import psnr, ssim
+from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator, warp
+from tryon.preprocess.person import CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, generator_input, person_repr
+from tryon.training import losses as L
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLoss(TryOnError):
+    """A loss became NaN or infinite; the message says at which step, in which loss, on which samples."""
+
+
+def check_finite(losses: dict, step: int, batch: dict):
+    for name, value in losses.items():
+        if not torch.isfinite(value).all():
+            names = ", ".join(batch["name"][:8])
+            raise NonFiniteLoss(f"training stopped: loss '{name}' is {value.item()} at step {step} "
+                                f"(samples: {names}); nothing after the last checkpoint was saved")
+
+
+def load_pretrained(cls, path, subfolder: str):
+    """Load a model saved with save_pretrained, from its own folder or from a pipeline folder holding it."""
+    p = Path(path)
+    if (p / "config.json").is_file():
+        return cls.from_pretrained(p)
+    if (p / subfolder / "config.json").is_file():
+        return cls.from_pretrained(p, subfolder=subfolder)
+    raise TryOnError(f"{p}: no saved {subfolder} model here (expected config.json in it or in {subfolder}/)")
+
+
+def garment_region(parse: torch.Tensor, categories) -> torch.Tensor:
+    """[N, 1, H, W] float mask of the pixels the worn garment of each sample's category covers."""
+    masks = [torch.isin(p, torch.tensor(GARMENT_LABELS[c], device=p.device)) for p, c in zip(parse, categories)]
+    return torch.stack(masks)[:, None].float()
+
+
+def batch_repr(batch) -> torch.Tensor:
+    return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose_map"])
+
+
+def warp_garment(matcher, batch):
+    """Run the warp on a batch: (warped garment RGB, warped mask, TPS control points)."""
+    cloth_rgbm = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
+    grid, control_points = matcher(batch_repr(batch), cloth_rgbm, return_control_points=True)
+    return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), control_points
+
+
+def _to01(x):
+    return (x.float().clamp(-1, 1) + 1) / 2
+
+
+class Stage:
+    name = ""
+    val_key = ""  # the validation metric that picks the best model (higher is better)
+
+    def __init__(self, cfg, accelerator):
+        self.cfg, self.acc = cfg, accelerator
+
+    def _optimizer(self, params, lr):
+        return torch.optim.Adam(params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2))
+
+    def _init_or_new(self, cls, subfolder, **kwargs):
+        if self.cfg.init:
+            log.info("fine-tuning the %s from %s", subfolder, self.cfg.init)
+            return load_pretrained(cls, self.cfg.init, subfolder)
+        return cls(**kwargs)
+
+    def _vgg(self):
+        return L.VGGPerceptualLoss(self.cfg.vgg_weights).to(self.acc.device) if self.cfg.vgg_weights else None
+
+
+class ParserStage(Stage):
+    """Human parsing from the raw photo: cross-entropy against the dataset's parse maps."""
+
+    name, val_key = "parser", "miou"
+
+    def __init__(self, cfg, accelerator):
+        super().__init__(cfg, accelerator)
+        self.model = self._init_or_new(HumanParser, "parser", num_labels=NUM_PARSE, base_channels=cfg.parser_channels)
+        self.opt = self._optimizer(self.model.parameters(), cfg.lr)
+        self.model, self.opt = accelerator.prepare(self.model, self.opt)
+
+    def training_step(self, batch, step):
+        with self.acc.accumulate(self.model):
+            with self.acc.autocast():
+                logits = self.model(batch["person"])
+            losses = {"ce": F.cross_entropy(logits.float(), batch["parse"])}
+            check_finite(losses, step, batch)
+            self.acc.backward(losses["ce"])
+            self.opt.step()
+            self.opt.zero_grad()
+        return losses
+
+    @torch.no_grad()
+    def evaluate(self, batch):
+        pred = self.acc.unwrap_model(self.model)(batch["person"]).argmax(1)
+        return {"pred": pred}
+
+    def metrics(self, batches):
+        inter = torch.zeros(NUM_PARSE)
+        union = torch.zeros(NUM_PARSE)
+        correct = total = 0
+        for batch, out in batches:
+            pred, gt = out["pred"].cpu(), batch["parse"].cpu()
+            correct += (pred == gt).sum().item()
+            total += gt.numel()
+            for c in range(NUM_PARSE):
+                inter[c] += ((pred == c) & (gt == c)).sum()
+                union[c] += ((pred == c) | (gt == c)).sum()
+        present = union > 0
+        return {"pixel_acc": correct / total, "miou": (inter[present] / union[present]).mean().item()}
+
+    def grid(self, batch, out):
+        colors = torch.linspace(0, 1, NUM_PARSE)
+        to_rgb = lambda p: colors[p.cpu()][:, None].expand(-1, 3, -1, -1)
+        return [_to01(batch["person"]).cpu(), to_rgb(batch["parse"]), to_rgb(out["pred"])]
+
+    def export(self, path):
+        self.acc.unwrap_model(self.model).save_pretrained(path)
+
+
+class WarpStage(Stage):
+    """Geometric matching: the warped flat garment should match the garment as worn (L1, mask, smoothness)."""
+
+    name, val_key = "warp", "psnr_garment"
+
+    def __init__(self, cfg, accelerator):
+        super().__init__(cfg, accelerator)
+        self.model = self._init_or_new(GeometricMatcher, "warp", person_channels=PERSON_REPR_CHANNELS,
+                                       cloth_channels=CLOTH_CHANNELS, grid_size=cfg.warp_grid_size)
+        self.opt = self._optimizer(self.model.parameters(), cfg.lr)
+        self.model, self.opt = accelerator.prepare(self.model, self.opt)
+        self.vgg = self._vgg()
+
+    @staticmethod
+    def targets(batch):
+        region = garment_region(batch["parse"], batch["category"])
+        return batch["person"] * region + (1 - region), region  # the worn garment on white, and its mask
+
+    def training_step(self, batch, step):
+        cfg = self.cfg
+        target, region = self.targets(batch)
+        with self.acc.accumulate(self.model):
+            with self.acc.autocast():
+                warped, wmask, cps = warp_garment(self.model, batch)
+            warped, wmask = warped.float(), wmask.float()
+            losses = {"l1": F.l1_loss(warped, target), "mask": F.l1_loss(wmask, region),
+                      "grid": L.tps_grid_regularisation(cps.float())}
+            if self.vgg is not None:
+                losses["vgg"] = self.vgg(warped, target)
+            total = losses["l1"] + losses["mask"] + cfg.lambda_grid * losses["grid"] + cfg.lambda_vgg * 0.1 * losses.get("vgg", 0)
+            check_finite(losses, step, batch)
+            self.acc.backward(total)
+            self.opt.step()
+            self.opt.zero_grad()
+        return losses
+
+    @torch.no_grad()
+    def evaluate(self, batch):
+        warped, wmask, _ = warp_garment(self.acc.unwrap_model(self.model), batch)
+        return {"warped": warped, "wmask": wmask}
+
+    def metrics(self, batches):
+        ps, ious = [], []
+        for batch, out in batches:
+            target, region = self.targets(batch)
+            ps.append(psnr(out["warped"], target, region))
+            m = out["wmask"] > 0.5
+            r = region > 0.5
+            ious.append((m & r).sum(dim=(1, 2, 3)) / (m | r).sum(dim=(1, 2, 3)).clamp(min=1))
+        return {"psnr_garment": torch.cat(ps).mean().item(), "mask_iou": torch.cat(ious).float().mean().item()}
+
+    def grid(self, batch, out):
+        target, _ = self.targets(batch)
+        return [_to01(batch["cloth"]), _to01(out["warped"]), _to01(target), _to01(batch["person"] * 0.5 + out["warped"] * 0.5)]
+
+    def export(self, path):
+        self.acc.unwrap_model(self.model).save_pretrained(path)
+
+
+class GeneratorStage(Stage):
+    """The try-on generator against a multi-scale PatchGAN, with a frozen trained warp in front of it."""
+
+    name, val_key = "generator", "psnr"
+
+    def __init__(self, cfg, accelerator):
+        super().__init__(cfg, accelerator)
+        if not cfg.warp_model:
+            raise TryOnError("the generator stage needs a trained warp: set warp_model (a warp or pipeline folder)")
+        self.matcher = load_pretrained(GeometricMatcher, cfg.warp_model, "warp").to(accelerator.device).eval()
+        self.matcher.requires_grad_(False)
+        self.G = self._init_or_new(TryOnGenerator, "generator", in_channels=GENERATOR_CHANNELS, ngf=cfg.ngf,
+                                   height=cfg.height, width=cfg.width)
+        self.D = MultiScaleDiscriminator(in_channels=GENERATOR_CHANNELS + 3, ndf=cfg.ndf, num_scales=cfg.num_d)
+        self.ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema_decay > 0 else None
+        self.opt_g = self._optimizer(self.G.parameters(), cfg.lr)
+        self.opt_d = self._optimizer(self.D.parameters(), cfg.lr_d)
+        self.G, self.D, self.opt_g, self.opt_d = accelerator.prepare(self.G, self.D, self.opt_g, self.opt_d)
+        if self.ema is not None:
+            self.ema.to(accelerator.device)
+            accelerator.register_for_checkpointing(self.ema)
+        self.vgg = self._vgg()
+
+    def _inputs(self, batch):
+        with torch.no_grad():
+            warped, wmask, _ = warp_garment(self.matcher, batch)
+        return generator_input(batch_repr(batch), warped, wmask), warped, wmask
+
+    def training_step(self, batch, step):
+        cfg, acc = self.cfg, self.acc
+        x, warped, wmask = self._inputs(batch)
+        real = batch["person"]
+        n = real.shape[0]
+        with acc.accumulate(self.G, self.D):
+            with acc.autocast():
+                out = self.G(x, warped)
+                # one discriminator pass over fakes and reals together (a single forward per DDP step)
+                preds = self.D(torch.cat([x, x]), torch.cat([out.image.detach(), real]))
+                pred_fake = [[f[:n] for f in scale] for scale in preds]
+                pred_real = [[f[n:] for f in scale] for scale in preds]
+                loss_d = 0.5 * (L.adversarial_loss(pred_fake, False, cfg.gan_mode) + L.adversarial_loss(pred_real, True, cfg.gan_mode))
+            check_finite({"d": loss_d}, step, batch)
+            acc.backward(loss_d)
+            self.opt_d.step()
+            self.opt_d.zero_grad()
+
+            d = acc.unwrap_model(self.D).requires_grad_(False)  # the generator's pass leaves D's gradients alone
+            with acc.autocast():
+                pred_fake = d(x, out.image)
+            d.requires_grad_(True)
+            image = out.image.float()
+            losses = {
+                "d": loss_d.detach(),
+                "g_gan": L.adversarial_loss(pred_fake, True, cfg.gan_mode, for_discriminator=False),
+                "fm": L.feature_matching_loss(pred_fake, pred_real),
+                "l1": F.l1_loss(image, real),
+                "mask": L.mask_loss(out.mask.float(), wmask),
+            }
+            if self.vgg is not None:
+                losses["vgg"] = self.vgg(image, real)
+            total = (losses["g_gan"] + cfg.lambda_fm * losses["fm"] + cfg.lambda_l1 * losses["l1"]
+                     + cfg.lambda_mask * losses["mask"] + cfg.lambda_vgg * losses.get("vgg", 0))
+            check_finite(losses, step, batch)
+            acc.backward(total)
+            self.opt_g.step()
+            self.opt_g.zero_grad()
+        if self.ema is not None and acc.sync_gradients:
+            with torch.no_grad():
+                src = acc.unwrap_model(self.G)
+                torch._foreach_lerp_(list(self.ema.parameters()), list(src.parameters()), 1 - cfg.ema_decay)
+                for b_ema, b in zip(self.ema.buffers(), src.buffers()):
+                    b_ema.copy_(b)
+        return losses
+
+    def _eval_model(self):
+        return self.ema if self.ema is not None else self.acc.unwrap_model(self.G)
+
+    @torch.no_grad()
+    def evaluate(self, batch):
+        x, warped, wmask = self._inputs(batch)
+        out = self._eval_model()(x, warped)
+        m = batch["agnostic_mask"]
+        return {"image": out.image, "pasted": out.image * m + batch["person"] * (1 - m), "warped": warped, "mask": out.mask}
+
+    def metrics(self, batches):
+        s, p, pg = [], [], []
+        for batch, out in batches:
+            real = batch["person"]
+            s.append(ssim(out["pasted"], real))
+            p.append(psnr(out["pasted"], real))
+            pg.append(psnr(out["pasted"], real, garment_region(batch["parse"], batch["category"])))
+        return {"ssim": torch.cat(s).mean().item(), "psnr": torch.cat(p).mean().item(), "psnr_garment": torch.cat(pg).mean().item()}
+
+    def grid(self, batch, out):
+        return [_to01(batch["agnostic"]), _to01(batch["cloth"]), _to01(out["warped"]),
+                out["mask"].expand(-1, 3, -1, -1).float(), _to01(out["pasted"]), _to01(batch["person"])]
+
+    def export(self, path):
+        self._eval_model().save_pretrained(path)
+
+
+STAGES = {"parser": ParserStage, "warp": WarpStage, "generator": GeneratorStage}
