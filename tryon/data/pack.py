@@ -1,0 +1,38 @@
+"""Pack a VITON-layout dataset small enough to carry to a GPU machine (at most 64 MiB a call).
+
+Person and garment photos are re-encoded as WebP, masks as 1-bit PNG, parse maps as optimised PNG and pose files
+as compact JSON (18 joints, 2 decimals); names keep their stems (the readers find a copy whose extension changed) and the pairs files are
+copied unchanged. Only what training reads is kept (image, cloth, cloth-mask, image-parse-new, pose).
+"""
+import json
+import shutil
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from tryon.data.layouts import read_pose, read_viton
+
+
+def pack_viton(src, out, splits=("train", "test"), quality: int = 80) -> int:
+    """Write the packed copy of `src` to `out`; returns its size in bytes."""
+    src, out = Path(src), Path(out)
+    for split in splits:
+        pairs_name = f"{split}_pairs.txt"
+        (out / split).mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / pairs_name, out / pairs_name)
+        if (src / f"{split}_pairs_unpaired.txt").is_file():
+            shutil.copy(src / f"{split}_pairs_unpaired.txt", out / f"{split}_pairs_unpaired.txt")
+        for pair in tqdm(read_viton(src, split), desc=f"packing {split}", unit="pair", disable=None):
+            d = out / split
+            for folder in ("image", "cloth", "cloth-mask", "image-parse-new", "pose"):
+                (d / folder).mkdir(exist_ok=True)
+            Image.open(pair.person).save(d / "image" / f"{pair.person.stem}.webp", quality=quality, method=6)
+            Image.open(pair.cloth).save(d / "cloth" / f"{pair.cloth.stem}.webp", quality=quality, method=6)
+            Image.open(pair.cloth_mask).convert("L").point(lambda v: 255 if v > 127 else 0).convert("1").save(
+                d / "cloth-mask" / f"{pair.cloth_mask.stem}.png", optimize=True)
+            Image.open(pair.parse).save(d / "image-parse-new" / pair.parse.name, optimize=True)
+            people = [{"pose_keypoints": [round(float(v), 2) for v in row.ravel()]}
+                      for row in [read_pose(pair.pose, pair.pose_format, (0, 0))]]
+            (d / "pose" / pair.pose.name).write_text(json.dumps({"people": people}, separators=(",", ":")))
+    return sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
