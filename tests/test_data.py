@@ -51,7 +51,7 @@ def test_samples_have_every_map_at_the_requested_size(layout_root):
     for i in range(len(ds)):
         s = ds[i]
         for key, shape in [("person", (3, 256, 192)), ("cloth", (3, 256, 192)), ("cloth_mask", (1, 256, 192)),
-                           ("parse", (256, 192)), ("pose", (18, 3)), ("pose_map", (18, 256, 192)),
+                           ("parse", (256, 192)), ("pose", (18, 3)),
                            ("agnostic", (3, 256, 192)), ("agnostic_mask", (1, 256, 192))]:
             assert tuple(s[key].shape) == shape, key
         assert s["person"].min() >= -1 and s["person"].max() <= 1

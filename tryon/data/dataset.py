@@ -5,7 +5,7 @@ A sample (dict) holds, at `height` x `width`:
   cloth_mask [1,H,W], agnostic_mask [1,H,W]            float in {0, 1}
   parse [H,W]                                          long, tryon.data.labels.PARSE_LABELS
   pose [18,3]                                          float: x, y in pixels at H x W, confidence (0: missing)
-  pose_map [18,H,W]                                    float Gaussians in [0, 1]
+                                                       (heatmaps: tryon.preprocess.person.pose_heatmaps)
   name, category (str), paired (bool)
 The agnostic person is built by tryon.preprocess.person, as the pipeline builds it from a raw photo.
 """
@@ -20,7 +20,7 @@ from tryon.data.layouts import Pair, read_dataset, read_pose
 from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, load_label_map, load_mask
-from tryon.preprocess.person import agnostic_mask, agnostic_person, pose_heatmaps
+from tryon.preprocess.person import agnostic_mask, agnostic_person
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,6 @@ class TryOnDataset(torch.utils.data.Dataset):
             "cloth_mask": torch.from_numpy(s["cloth_mask"][None].astype(np.float32)),
             "parse": torch.from_numpy(s["parse"].astype(np.int64)),
             "pose": torch.from_numpy(s["pose"]),
-            "pose_map": torch.from_numpy(pose_heatmaps(s["pose"], self.height, self.width)),
             "agnostic": to_tensor(agnostic_person(s["person"], amask)),
             "agnostic_mask": torch.from_numpy(amask[None].astype(np.float32)),
             "name": pair.name,

@@ -1,6 +1,6 @@
 """The person representation the models read, built the same way from a dataset sample and from a raw photo.
 
-- pose heatmaps: one Gaussian per OpenPose joint;
+- pose heatmaps: one Gaussian per OpenPose joint, made on the fly from the joints;
 - the agnostic mask: where the garment of a category, and the skin it may cover, are erased (from the parse map,
   widened along the pose so the old garment's silhouette does not leak), never touching what the category keeps
   (face and hair always; the lower body for an upper garment);
@@ -27,16 +27,16 @@ def check_category(category: str) -> str:
     return category
 
 
-def pose_heatmaps(pose: np.ndarray, height: int, width: int, sigma: float | None = None) -> np.ndarray:
-    """[18, 3] joints (x, y in pixels, confidence) -> [18, H, W] float32 Gaussians (all zero for a missing joint)."""
+def pose_heatmaps(pose: torch.Tensor, height: int, width: int, sigma: float | None = None) -> torch.Tensor:
+    """[N, 18, 3] joints (x, y in pixels, confidence) -> [N, 18, H, W] Gaussians (all zero for a missing joint).
+
+    Built on the joints' device, so a training batch carries 18 numbers per joint rather than 18 maps.
+    """
     sigma = sigma if sigma is not None else height / 64.0
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    xs = np.arange(width, dtype=np.float32)[None, :]
-    maps = np.zeros((NUM_JOINTS, height, width), dtype=np.float32)
-    for j, (x, y, c) in enumerate(pose):
-        if c > 0:
-            maps[j] = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
-    return maps
+    ys = torch.arange(height, dtype=torch.float32, device=pose.device).view(1, 1, height, 1)
+    xs = torch.arange(width, dtype=torch.float32, device=pose.device).view(1, 1, 1, width)
+    x, y, c = (pose[..., i].float()[..., None, None] for i in range(3))
+    return torch.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2)) * (c > 0)
 
 
 def _joint(pose, name):
@@ -99,13 +99,14 @@ def agnostic_person(person: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def person_repr(agnostic: torch.Tensor, agnostic_mask: torch.Tensor, parse: torch.Tensor, pose_map: torch.Tensor) -> torch.Tensor:
+def person_repr(agnostic: torch.Tensor, agnostic_mask: torch.Tensor, parse: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
     """Stack what the warp and generator know of the person: [N, PERSON_REPR_CHANNELS, H, W].
 
-    agnostic [N,3,H,W] in [-1,1]; agnostic_mask [N,1,H,W] in {0,1}; parse [N,H,W] long; pose_map [N,18,H,W].
+    agnostic [N,3,H,W] in [-1,1]; agnostic_mask [N,1,H,W] in {0,1}; parse [N,H,W] long; pose [N,18,3] joints.
     The parse map is one-hot and blanked inside the agnostic region, so it never shows the old garment's shape.
     """
     onehot = F.one_hot(parse.long(), NUM_PARSE).permute(0, 3, 1, 2).to(agnostic.dtype)
+    pose_map = pose_heatmaps(pose, agnostic.shape[-2], agnostic.shape[-1]).to(agnostic.dtype)
     return torch.cat([agnostic, agnostic_mask, onehot * (1 - agnostic_mask), pose_map], 1)
 
 

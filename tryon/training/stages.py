@@ -50,7 +50,7 @@ def garment_region(parse: torch.Tensor, categories) -> torch.Tensor:
 
 
 def batch_repr(batch) -> torch.Tensor:
-    return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose_map"])
+    return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose"])
 
 
 def warp_garment(matcher, batch):
