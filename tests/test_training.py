@@ -123,3 +123,21 @@ def test_config_from_toml_with_overrides_and_checks(tmp_path):
         TrainConfig(stage="diffusion")
     with pytest.raises(TryOnError, match="needs a trained warp"):
         Trainer(TrainConfig(stage="generator", data=str(tmp_path), output_dir=str(tmp_path / "o")), dataset=[], val_dataset=None)
+
+
+def test_time_limit_stops_early_with_a_checkpoint_and_a_model(tmp_path, synth_viton):
+    cfg = _cfg(tmp_path, synth_viton, "parser", steps=1000, checkpoint_every=1000, time_limit_s=1e-9)
+    model = train(cfg)
+    step = int(latest_checkpoint(cfg.output_dir).name[5:])
+    assert 1 <= step < 1000 and (model / "config.json").is_file()
+    assert json.loads((tmp_path / "parser" / "val.jsonl").read_text().splitlines()[-1])["step"] == step
+
+
+def test_the_training_path_needs_neither_gradio_nor_mediapipe():
+    """The GPU machine has neither: training must import without them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tryon.cli, tryon.training.trainer; "
+            "bad = [m for m in ('gradio', 'mediapipe') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -20,6 +20,7 @@ class TrainConfig:
 
     # optimisation
     steps: int = 20000  # optimizer steps in all (not counting accumulation)
+    time_limit_s: float = 0  # stop (checkpoint, validate, export) once a run has trained this long; 0: no limit
     batch_size: int = 8  # per process
     grad_accum: int = 1
     lr: float = 2e-4

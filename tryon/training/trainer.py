@@ -130,6 +130,11 @@ class Trainer:
         (self.out / "samples").mkdir(parents=True, exist_ok=True)
         torchvision.utils.save_image(tiles, self.out / "samples" / f"step_{self.step:07d}.png", nrow=len(cols), padding=2)
 
+    def _time_up(self, elapsed: float) -> bool:
+        """Whether the time limit is reached, agreed by every process (so they all stop at the same step)."""
+        flag = torch.tensor([float(elapsed > self.cfg.time_limit_s)], device=self.acc.device)
+        return bool(self.acc.gather(flag).max() > 0)
+
     # the loop ----------------------------------------------------------------------------------------------
     def train(self, resume: bool = False) -> Path:
         cfg, acc = self.cfg, self.acc
@@ -166,6 +171,11 @@ class Trainer:
                 self.validate()
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                 self.save_checkpoint()
+            elif cfg.time_limit_s and self._time_up(time.perf_counter() - t0):
+                log.info("time limit of %.0f s reached at step %d", cfg.time_limit_s, self.step)
+                self.validate()
+                self.save_checkpoint()
+                break
         if acc.is_main_process:
             tmp = self.out / "model.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
