@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Training throughput per stage at 256x192 on this machine, beside the reference pix2pix step timed in the same run.
+
+Prints JSON: for each stage (parser, warp, generator; generator also with bf16 autocast) the median seconds per
+training step at the stage's batch size after warm-up, images/s, peak RSS of a process doing only that, and the
+ratio of images/s to the reference pix2pix training step (../shared/bench/ref_step.py). Batches come from a
+synthetic dataset already in memory, so this measures the model step, not data loading.
+Usage: scripts/bench_train.py [--threads 2] [--steps 5]
+"""
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REF = REPO.parent / "shared" / "bench"
+CASES = [("parser", 8, "no"), ("warp", 8, "no"), ("generator", 4, "no"), ("generator", 4, "bf16")]
+
+
+def one(stage: str, batch_size: int, precision: str, steps: int, threads: int) -> dict:
+    import torch
+    from accelerate import Accelerator
+
+    from tryon.data import TryOnDataset
+    from tryon.data.synthetic import make_synthetic_dataset
+    from tryon.models import GeometricMatcher
+    from tryon.training.config import TrainConfig
+    from tryon.training.stages import STAGES
+    from tryon.training.trainer import _collate
+
+    torch.set_num_threads(threads)
+    tmp = Path(tempfile.mkdtemp())
+    data = make_synthetic_dataset(tmp / "data", n_train=batch_size, n_test=1)
+    GeometricMatcher().save_pretrained(tmp / "warp")
+    cfg = TrainConfig(stage=stage, data=str(data), batch_size=batch_size, mixed_precision=precision,
+                      warp_model=str(tmp / "warp"), output_dir=str(tmp / "run"))
+    stage_obj = STAGES[stage](cfg, Accelerator(mixed_precision=precision, cpu=True))
+    ds = TryOnDataset(data, "train")
+    batch = _collate([ds[i] for i in range(batch_size)])
+    times = []
+    for i in range(steps + 2):
+        t = time.perf_counter()
+        stage_obj.training_step(batch, i + 1)
+        times.append(time.perf_counter() - t)
+    step_s = statistics.median(times[2:])
+    return {"stage": stage, "precision": precision, "batch_size": batch_size, "step_s": round(step_s, 4),
+            "images_per_s": round(batch_size / step_s, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
+    a = p.parse_args()
+    if a.case:
+        stage, bs, precision = a.case.split(":")
+        print(json.dumps(one(stage, int(bs), precision, a.steps, a.threads)))
+        return
+    result = {"threads": a.threads, "size": "256x192"}
+    ref = None
+    if (REF / "ref_step.py").is_file():
+        sys.path.insert(0, str(REF))
+        from ref_step import time_reference
+
+        ref = time_reference(threads=a.threads)
+        result["reference"] = ref
+    else:
+        result["reference"] = f"not found at {REF}: no ratios"
+    result["stages"] = []
+    for stage, bs, precision in CASES:
+        out = subprocess.run([sys.executable, __file__, "--case", f"{stage}:{bs}:{precision}", "--steps", str(a.steps),
+                              "--threads", str(a.threads)], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        if ref:
+            r["ratio_to_reference_images_per_s"] = round(r["images_per_s"] / ref["ref_train_images_per_s"], 2)
+        result["stages"].append(r)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
