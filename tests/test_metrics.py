@@ -47,3 +47,13 @@ def test_ssim_matches_a_direct_numpy_computation():
                 vals.append((2 * mx * my + c1) * (2 * sxy + c2) / ((mx**2 + my**2 + c1) * (sxx + syy + c2)))
     t = lambda z: torch.from_numpy(z / 127.5 - 1).permute(2, 0, 1)[None].float()
     assert ssim(t(a), t(b)).item() == pytest.approx(float(np.mean(vals)), abs=1e-3)
+
+
+def test_masked_ssim_only_counts_the_region():
+    a = torch.rand(1, 3, 64, 48) * 2 - 1
+    b = a.clone()
+    b[..., :24] = torch.rand(1, 3, 64, 24) * 2 - 1  # the left half differs
+    mask = torch.zeros(1, 1, 64, 48)
+    mask[..., 32:] = 1  # far enough right that no 11x11 window reaches the changed half
+    assert ssim(a, b, mask).item() == pytest.approx(1.0, abs=1e-5)
+    assert ssim(a, b, 1 - mask).item() < ssim(a, b).item() < 1

@@ -18,8 +18,9 @@ def _gaussian_window(size=11, sigma=1.5, device=None) -> torch.Tensor:
     return (g[:, None] * g[None, :]).expand(3, 1, size, size).contiguous()
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM per image (valid-region Gaussian filtering, C1 = (0.01*255)^2, C2 = (0.03*255)^2)."""
+def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean SSIM per image (valid-region Gaussian filtering, C1 = (0.01*255)^2, C2 = (0.03*255)^2); with a
+    [N, 1, H, W] mask, the mean over the windows centred in the mask."""
     x, y = _to255(a), _to255(b)
     w = _gaussian_window(device=x.device)
     mu_x, mu_y = F.conv2d(x, w, groups=3), F.conv2d(y, w, groups=3)
@@ -28,7 +29,11 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     sxy = F.conv2d(x * y, w, groups=3) - mu_x * mu_y
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-    return s.mean(dim=(1, 2, 3))
+    if mask is None:
+        return s.mean(dim=(1, 2, 3))
+    r = w.shape[-1] // 2
+    m = mask.float()[..., r:-r, r:-r].expand_as(s)
+    return (s * m).sum(dim=(1, 2, 3)) / m.sum(dim=(1, 2, 3)).clamp(min=1)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -67,6 +67,8 @@ def _lut(mapping):
 
 PARSE_LUTS = {"lip": _lut(_FROM_LIP), "cihp": _lut(_FROM_CIHP), "dresscode": _lut(_FROM_DRESSCODE)}
 SOURCE_NUM_LABELS = {"lip": len(_FROM_LIP), "cihp": len(_FROM_CIHP), "dresscode": len(_FROM_DRESSCODE)}
+# Our labels written as CIHP-style values (VITON-HD image-parse-v3), which PARSE_LUTS["cihp"] reads back unchanged.
+PARSE_TO_CIHP = np.array([0, 2, 13, 10, 5, 9, 6, 14, 15, 16, 17, 18, 3], dtype=np.uint8)
 
 # Label swaps for a horizontal flip.
 PARSE_FLIP = np.arange(NUM_PARSE, dtype=np.int64)

@@ -4,6 +4,7 @@ Everything else in the project calls `load_image`, so every photo, garment and d
 """
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,22 @@ def load_mask(path, *, expected_size=None) -> np.ndarray:
     if expected_size is not None and im.size != tuple(expected_size):
         raise TryOnError(f"{path}: the mask is {im.size[0]}x{im.size[1]}, expected {expected_size[0]}x{expected_size[1]}")
     return np.asarray(im) > 127
+
+
+def save_image(image: Image.Image, path, **options) -> Path:
+    """Write an image atomically (a temporary file beside it, then a rename), in the format its suffix names."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise TryOnError(f"{path}: cannot write images of type {path.suffix or '(none)'!r}: use .png, .jpg or .webp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format=fmt, **options)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,256 @@
+"""Evaluate the whole pipeline on a dataset, from the raw photos, and write metrics, a report and a grid.
+
+Every pair goes through TryOnPipeline as a shopper's photo would: mediapipe pose, the trained parser, the crop and
+the paste back; the dataset's own parse maps and keypoints are used only to score (the garment region of the
+ground truth). Paired mode scores SSIM and PSNR against the person photo, over the whole photo and inside the
+garment region; unpaired mode has no ground truth. Two trivial baselines run through the same steps with the
+generator replaced: "grey" leaves the repainted region grey, "paste" pastes the flat garment, resized, into the
+bounding box of the parsed garment region. LPIPS (paired), FID and KID come from torchmetrics, only with local
+weight files.
+"""
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from tryon.data.dataset import to_tensor
+from tryon.data.labels import GARMENT_LABELS, PARSE_LUTS
+from tryon.data.layouts import read_dataset
+from tryon.errors import TryOnError
+from tryon.metrics import psnr, ssim
+from tryon.preprocess.image_io import load_image, load_label_map, save_image
+
+log = logging.getLogger(__name__)
+
+METHODS = ("model", "grey", "paste")
+GRID_ROWS = 4  # best and worst cases each
+THUMB_HEIGHT = 256
+
+
+def _paste_garment(batch: dict) -> torch.Tensor:
+    """The "paste" baseline: the agnostic person with the flat garment resized into the parsed garment's box."""
+    out = batch["agnostic"].clone()
+    for i, category in enumerate(batch["category"]):
+        region = torch.isin(batch["parse"][i], torch.tensor(GARMENT_LABELS[category], device=out.device))
+        if not region.any():
+            region = batch["agnostic_mask"][i, 0] > 0.5
+        if not region.any():
+            continue
+        ys, xs = torch.nonzero(region, as_tuple=True)
+        y0, y1, x0, x1 = ys.min().item(), ys.max().item() + 1, xs.min().item(), xs.max().item() + 1
+        cm = batch["cloth_mask"][i, 0] > 0.5
+        cy, cx = torch.nonzero(cm, as_tuple=True)
+        box = (slice(cy.min().item(), cy.max().item() + 1), slice(cx.min().item(), cx.max().item() + 1))
+        rgbm = torch.cat([batch["cloth"][i], batch["cloth_mask"][i]])[:, box[0], box[1]]
+        rgbm = F.interpolate(rgbm[None].float(), size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False)[0]
+        on = rgbm[3:] > 0.5
+        out[i, :, y0:y1, x0:x1] = torch.where(on, rgbm[:3].to(out.dtype), out[i, :, y0:y1, x0:x1])
+    return out
+
+
+def render(pipe, framed: list, categories: list[str], method: str = "model") -> list[Image.Image]:
+    """Try-ons (photo size) of framed inputs by the model or a baseline, through the pipeline's own steps."""
+    with torch.inference_mode():
+        batch = pipe.represent(framed, categories)
+        if method == "model":
+            rendered = pipe.generate(batch, *pipe.warp_garment(batch)).image
+        elif method == "grey":
+            rendered = batch["agnostic"]
+        elif method == "paste":
+            rendered = _paste_garment(batch)
+        else:
+            raise TryOnError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+        return pipe.paste(batch, rendered)[0]
+
+
+def _garment_region(pair, size) -> np.ndarray:
+    """The ground truth's garment region, from the dataset's parse map, as a bool [H, W] at the photo's size."""
+    labels = PARSE_LUTS[pair.parse_format][load_label_map(pair.parse, expected_size=size)]
+    return np.isin(labels, GARMENT_LABELS[pair.category])
+
+
+class PerceptualMetrics:
+    """LPIPS (paired), FID and KID via torchmetrics, from local weight files only (nothing is downloaded).
+
+    `lpips_weights`: torchvision's AlexNet ImageNet checkpoint (alexnet-owt-7be5be79.pth; torchmetrics ships the
+    LPIPS layers). `inception_weights`: the FID Inception-v3 weights of torch-fidelity
+    (weights-inception-2015-12-05-6726825d.pth).
+    """
+
+    def __init__(self, lpips_weights=None, inception_weights=None, paired=True, expected=0):
+        try:
+            import torchmetrics  # noqa: F401
+        except ImportError:
+            raise TryOnError("LPIPS, FID and KID need torchmetrics (and torch-fidelity for FID/KID): "
+                             "pip install torchmetrics torch-fidelity; the weights stay local") from None
+        self.lpips = self.fid = self.kid = None
+        if lpips_weights and paired:
+            self.lpips = self._lpips(Path(lpips_weights))
+        if inception_weights:
+            from torchmetrics.image.fid import FrechetInceptionDistance, NoTrainInceptionV3
+            from torchmetrics.image.kid import KernelInceptionDistance
+
+            path = Path(inception_weights)
+            if not path.is_file():
+                raise TryOnError(f"{path}: Inception weights file not found")
+            extractor = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                           feature_extractor_weights_path=str(path))
+            self.fid = FrechetInceptionDistance(feature=extractor, normalize=True)
+            self.kid = KernelInceptionDistance(feature=extractor, normalize=True,
+                                               subset_size=max(2, min(1000, expected // 2)))
+
+    @staticmethod
+    def _lpips(path: Path):
+        """torchmetrics LPIPS (AlexNet), its backbone read from `path` through a private torch hub folder."""
+        import tempfile
+
+        from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
+        from torchvision.models import AlexNet_Weights
+
+        if not path.is_file():
+            raise TryOnError(f"{path}: AlexNet weights file not found")
+        hub = Path(tempfile.mkdtemp(prefix="tryon_hub_"))
+        (hub / "checkpoints").mkdir()
+        (hub / "checkpoints" / Path(AlexNet_Weights.IMAGENET1K_V1.url).name).symlink_to(path.resolve())
+        previous = torch.hub.get_dir()
+        torch.hub.set_dir(str(hub))
+        try:
+            return LearnedPerceptualImagePatchSimilarity(net_type="alex", normalize=False)
+        finally:
+            torch.hub.set_dir(previous)
+
+    def update(self, fake: torch.Tensor, real: torch.Tensor):
+        """One try-on and its real photo, [1, 3, H, W] in [-1, 1]."""
+        if self.lpips is not None:
+            self.lpips.update(fake.clamp(-1, 1), real)
+        for m in (self.fid, self.kid):
+            if m is not None:
+                m.update((real + 1) / 2, real=True)
+                m.update((fake.clamp(-1, 1) + 1) / 2, real=False)
+
+    def compute(self) -> dict:
+        out = {}
+        if self.lpips is not None:
+            out["lpips"] = self.lpips.compute().item()
+        if self.fid is not None:
+            out["fid"] = self.fid.compute().item()
+            kid_mean, kid_std = self.kid.compute()
+            out["kid"], out["kid_std"] = kid_mean.item(), kid_std.item()
+        return out
+
+
+def _thumb(image: Image.Image) -> Image.Image:
+    return image.resize((max(1, round(image.width * THUMB_HEIGHT / image.height)), THUMB_HEIGHT), Image.BICUBIC)
+
+
+def _grid(rows: list[list[Image.Image]]) -> Image.Image:
+    rows = [[_thumb(im) for im in row] for row in rows]
+    width = max(sum(im.width for im in row) for row in rows)
+    canvas = Image.new("RGB", (width, THUMB_HEIGHT * len(rows)), "white")
+    for r, row in enumerate(rows):
+        x = 0
+        for im in row:
+            canvas.paste(im, (x, r * THUMB_HEIGHT))
+            x += im.width
+    return canvas
+
+
+def _report(summary: dict, shown: list[tuple[str, dict]]) -> str:
+    lines = [f"# Try-on evaluation: {summary['method']}", "",
+             f"- data: `{summary['data']}` (split {summary['split']}, {summary['mode']}), weights: `{summary['weights']}`",
+             f"- pairs: {summary['pairs']}, scored: {summary['n']}, failed: {summary['failures']['count']}", "",
+             "| metric | value |", "| --- | --- |"]
+    for key in ("ssim", "psnr", "ssim_garment", "psnr_garment", "lpips", "fid", "kid"):
+        if key in summary:
+            lines.append(f"| {key} | {summary[key]:.4f} |")
+    if summary["mode"] == "paired":
+        lines += ["", "SSIM and PSNR compare the try-on with the person photo (the ground truth), over the whole photo "
+                  "and inside the garment region of the dataset's parse map. The try-on keeps every pixel outside the "
+                  "region it repaints, so whole-photo scores run higher than papers' (which score the generator's "
+                  "whole output): compare the garment-region scores."]
+    else:
+        lines += ["", "Unpaired: no ground truth, so no SSIM/PSNR."]
+    lines += ["", "## Grid", "", "Columns: person photo, garment, try-on. Rows: "
+              + ", ".join(f"{label} `{case['name']}`" for label, case in shown), "", "![grid](grid.png)"]
+    if summary["failures"]["count"]:
+        lines += ["", "## Failures", "", "| reason | count |", "| --- | --- |"]
+        lines += [f"| {reason} | {count} |" for reason, count in summary["failures"]["by_reason"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, layout=None, limit=None,
+             method="model", batch_size=8, lpips_weights=None, inception_weights=None, weights_name="") -> dict:
+    """Run `method` ("model", "grey" or "paste") on a dataset's pairs and write metrics.json, report.md and
+    grid.png into `out_dir`; returns the metrics. Photos the pipeline refuses are counted, with reasons."""
+    if method not in METHODS:
+        raise TryOnError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    pairs = read_dataset(data, split, mode, layout, pairs_file)[:limit]
+    paired = mode == "paired"
+    extra = (PerceptualMetrics(lpips_weights, inception_weights, paired, len(pairs))
+             if lpips_weights or inception_weights else None)
+    cases, failures = [], []
+    bar = tqdm(total=len(pairs), desc=f"evaluate {method}", unit="pair")
+    for start in range(0, len(pairs), batch_size):
+        chunk, framed = [], []
+        for index in range(start, min(start + batch_size, len(pairs))):
+            pair = pairs[index]
+            try:
+                framed.append(pipe.frame(pair.person, pair.cloth))
+                chunk.append(index)
+            except TryOnError as e:
+                reason = str(e).replace(f"{pair.person}: ", "").replace(f"{pair.cloth}: ", "")
+                failures.append({"name": pair.name, "reason": reason})
+        images = render(pipe, framed, [pairs[i].category for i in chunk], method) if framed else []
+        for index, f, image in zip(chunk, framed, images):
+            pair = pairs[index]
+            case = {"name": pair.name, "index": index}
+            fake, real = to_tensor(np.asarray(image))[None], to_tensor(np.asarray(f.photo))[None]
+            if paired:
+                region = torch.from_numpy(_garment_region(pair, f.photo.size))[None, None]
+                case.update(ssim=ssim(fake, real).item(), psnr=psnr(fake, real).item(),
+                            ssim_garment=ssim(fake, real, region).item(), psnr_garment=psnr(fake, real, region).item())
+            if extra is not None:
+                extra.update(fake, real)
+            cases.append(case)
+        bar.update(min(batch_size, len(pairs) - start))
+    bar.close()
+    if not cases:
+        raise TryOnError(f"no pair of {data} ({split}, {mode}) could be evaluated; first failure: "
+                         f"{failures[0]['reason'] if failures else 'the dataset is empty'}")
+
+    summary = {"method": method, "data": str(data), "split": split, "mode": mode, "weights": weights_name,
+               "pairs": len(pairs), "n": len(cases)}
+    if paired:
+        for key in ("ssim", "psnr", "ssim_garment", "psnr_garment"):
+            summary[key] = float(np.mean([c[key] for c in cases]))
+    if extra is not None:
+        summary.update(extra.compute())
+    reasons = Counter(f["reason"] for f in failures)
+    summary["failures"] = {"count": len(failures), "by_reason": dict(reasons.most_common()), "cases": failures}
+
+    if paired:
+        ranked = sorted(cases, key=lambda c: c["ssim"], reverse=True)
+        k = min(GRID_ROWS, (len(ranked) + 1) // 2)
+        shown = [("best", c) for c in ranked[:k]] + [("worst", c) for c in ranked[len(ranked) - k:]]
+    else:
+        shown = [("sample", c) for c in cases[:2 * GRID_ROWS]]
+    rows = []
+    for _, case in shown:  # re-rendered: the pipeline is deterministic, so nothing had to be kept in memory
+        pair = pairs[case["index"]]
+        f = pipe.frame(pair.person, pair.cloth)
+        rows.append([f.photo, load_image(pair.cloth), render(pipe, [f], [pair.category], method)[0]])
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps({**summary, "cases": cases}, indent=1))
+    (out / "report.md").write_text(_report(summary, shown))
+    save_image(_grid(rows), out / "grid.png")
+    log.info("evaluated %d of %d pairs: %s", len(cases), len(pairs),
+             ", ".join(f"{k} {summary[k]:.4f}" for k in ("ssim", "psnr", "ssim_garment", "psnr_garment") if k in summary))
+    return summary

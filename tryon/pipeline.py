@@ -1,0 +1,304 @@
+"""TryOnPipeline: a try-on from a raw person photo and a garment photo, at the photo's own resolution.
+
+    pipe = TryOnPipeline.from_pretrained("weights")          # float32 on CPU unless asked otherwise
+    out = pipe("me.jpg", "shirt.png")                        # or lists of each, for a batch
+    out.images[0].save("me_in_shirt.png")
+
+Steps (each a public method, so evaluation and benchmarks can run or replace one): `frame` loads both photos
+(tryon.preprocess.image_io), finds the pose (mediapipe), crops the person at the models' aspect and frames the
+garment like the training garments; `represent` parses the crop and builds the cloth-agnostic person exactly as
+the training dataset does; `warp_garment` and `generate` chain the models as training does
+(tryon.training.stages); `paste` puts the rendered crop back into the photo with a feathered mask over the
+repainted region, so every other pixel keeps its original value.
+"""
+import copy
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from diffusers.utils import logging as diffusers_logging
+from PIL import Image, ImageDraw
+
+from tryon.data.dataset import to_tensor
+from tryon.data.labels import NUM_PARSE
+from tryon.errors import TryOnError
+from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
+from tryon.preprocess import framing
+from tryon.preprocess.garment import garment_mask
+from tryon.preprocess.image_io import load_image
+from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
+                                     agnostic_person, check_category, generator_input)
+from tryon.preprocess.pose import PoseDetector
+from tryon.training.stages import batch_repr, load_pretrained, warp_garment
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+# One colour per body-parse label (tryon.data.labels.PARSE_LABELS), for looking at parse maps.
+PARSE_COLOURS = np.array([
+    (0, 0, 0), (128, 64, 0), (255, 204, 153), (255, 128, 128), (220, 40, 40), (40, 60, 200), (160, 40, 160),
+    (40, 180, 40), (180, 220, 40), (40, 160, 160), (100, 200, 255), (90, 90, 90), (255, 220, 0),
+], dtype=np.uint8)
+LIMBS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
+         (1, 0), (0, 14), (14, 16), (0, 15), (15, 17)]
+
+
+@dataclass
+class Framed:
+    """One person photo and garment, loaded and framed for the models (all at model size except `photo`)."""
+
+    photo: Image.Image  # the upright RGB photo, at its own size
+    box: tuple[int, int, int, int]  # the crop in photo pixels (may reach past its edges)
+    person: np.ndarray  # [H, W, 3] uint8, the crop
+    pose: np.ndarray  # [18, 3] joints in the crop's pixels
+    cloth: np.ndarray  # [H, W, 3] uint8, the garment framed on white
+    cloth_mask: np.ndarray  # [H, W] bool
+
+
+@dataclass
+class TryOnPipelineOutput(BaseOutput):
+    """`images`: the try-ons at each photo's own size. With `return_intermediates`, per image, at model size: the
+    person crop, pose ([18, 3] in the crop's pixels), parse (labels), the agnostic person, the framed garment, the
+    warped garment, the generator's composition mask and the paste mask; and the crop box in photo pixels."""
+
+    images: list
+    crop_boxes: list | None = None
+    person: list | None = None
+    pose: list | None = None
+    parse: list | None = None
+    agnostic: list | None = None
+    garment: list | None = None
+    warped_garment: list | None = None
+    composition_mask: list | None = None
+    paste_mask: list | None = None
+
+    def save_intermediates(self, folder, index: int = 0):
+        """Write image `index`'s intermediates as PNGs (and pose.json, OpenPose 18-joint format) into `folder`."""
+        if self.pose is None:
+            raise TryOnError("no intermediates: call the pipeline with return_intermediates=True")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        person = self.person[index]
+        person.save(folder / "person.png")
+        draw_pose(person, self.pose[index]).save(folder / "pose.png")
+        Image.fromarray(PARSE_COLOURS[self.parse[index]]).save(folder / "parse.png")
+        for name in ("agnostic", "garment", "warped_garment", "composition_mask", "paste_mask"):
+            getattr(self, name)[index].save(folder / f"{name}.png")
+        pose = {"version": 1.3, "people": [{"pose_keypoints_2d": self.pose[index].reshape(-1).round(3).tolist()}]}
+        (folder / "pose.json").write_text(json.dumps(pose))
+        (folder / "crop_box.json").write_text(json.dumps(list(self.crop_boxes[index])))
+
+
+def draw_pose(image: Image.Image, pose: np.ndarray) -> Image.Image:
+    """The joints and limbs of an [18, 3] pose drawn over a copy of `image`."""
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    r = max(2, image.height // 100)
+    for a, b in LIMBS:
+        if pose[a, 2] > 0 and pose[b, 2] > 0:
+            draw.line([tuple(pose[a, :2]), tuple(pose[b, :2])], fill=(255, 40, 40), width=r)
+    for x, y, c in pose:
+        if c > 0:
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=(40, 255, 40))
+    return out
+
+
+def _image(t: torch.Tensor) -> np.ndarray:
+    """[3, H, W] in [-1, 1] -> [H, W, 3] uint8."""
+    return ((t.float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class TryOnPipeline(DiffusionPipeline):
+    """Human parser + geometric matcher (TPS warp) + try-on generator, from raw photos to the try-on.
+
+    Load with `TryOnPipeline.from_pretrained(folder)` (float32 unless `dtype=` says otherwise), move with
+    `.to(device)`; float16/bfloat16 are for GPUs. The models' input size is the generator's `height` x `width`.
+    """
+
+    def __init__(self, parser: HumanParser, warp: GeometricMatcher, generator: TryOnGenerator):
+        super().__init__()
+        self.register_modules(parser=parser, warp=warp, generator=generator)
+        self.pose_detector = PoseDetector()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The models' (height, width)."""
+        return self.generator.config.height, self.generator.config.width
+
+    # building and saving ------------------------------------------------------------------------------------
+    @classmethod
+    def untrained(cls, height: int = 256, width: int = 192, parser_channels: int = 16, parser_depth: int = 5,
+                  warp_channels: int = 128, ngf: int = 32, seed: int = 0) -> "TryOnPipeline":
+        """A randomly initialised pipeline (the default architecture unless told otherwise): tests and benchmarks."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return cls(
+                parser=HumanParser(num_labels=NUM_PARSE, base_channels=parser_channels, depth=parser_depth).eval(),
+                warp=GeometricMatcher(person_channels=PERSON_REPR_CHANNELS, cloth_channels=CLOTH_CHANNELS,
+                                      feature_channels=warp_channels, work_height=height, work_width=width).eval(),
+                generator=TryOnGenerator(in_channels=GENERATOR_CHANNELS, ngf=ngf, height=height, width=width).eval(),
+            )
+
+    @classmethod
+    def from_models(cls, parser, warp, generator) -> "TryOnPipeline":
+        """Assemble from three trained model folders (each a save_pretrained folder, e.g. runs/viton_warp/best)."""
+        return cls(parser=load_pretrained(HumanParser, parser, "parser").eval(),
+                   warp=load_pretrained(GeometricMatcher, warp, "warp").eval(),
+                   generator=load_pretrained(TryOnGenerator, generator, "generator").eval())
+
+    def save_pretrained(self, save_directory, dtype: torch.dtype | None = None, **kwargs):
+        """Write model_index.json and one folder per model (safetensors); with `dtype` (e.g. torch.float16), the
+        weights are stored in it while this pipeline stays as it is."""
+        if dtype is None:
+            return super().save_pretrained(save_directory, **kwargs)
+        cast = {name: torch.nn.Module.to(copy.deepcopy(getattr(self, name)), dtype=dtype)
+                for name in ("parser", "warp", "generator")}
+        return type(self)(**cast).save_pretrained(save_directory, **kwargs)
+
+    # the steps ------------------------------------------------------------------------------------------------
+    def frame(self, person, garment, size: tuple[int, int] | None = None) -> Framed:
+        """Load a person photo and a garment photo (paths, bytes or PIL) and frame both at the models' size (or at
+        `size`, (height, width), of the same aspect: datasets for training are written larger).
+
+        Raises TryOnError, saying which of the two is wrong, for anything tryon.preprocess.image_io refuses, a
+        photo without a person or without their torso, and a blank garment image.
+        """
+        height, width = size or self.size
+        try:
+            photo = load_image(person)
+            pose = self.pose_detector(photo)
+            box = framing.person_box(pose, height, width)
+        except TryOnError as e:
+            raise TryOnError(f"person photo: {e}") from None
+        try:
+            cloth_image = load_image(garment, keep_alpha=True)
+            cloth_image.thumbnail((2 * width, 2 * height), Image.BICUBIC, reducing_gap=3.0)  # ample for the frame
+            mask = garment_mask(cloth_image)
+        except TryOnError as e:
+            raise TryOnError(f"garment image: {e}") from None
+        if cloth_image.getextrema()[3][0] < 255:  # see-through somewhere: lay it on white
+            cloth_image = Image.alpha_composite(Image.new("RGBA", cloth_image.size, (255, 255, 255, 255)), cloth_image)
+        cloth, cloth_mask = framing.frame_garment(cloth_image, mask, height, width)
+        return Framed(photo=photo, box=box, person=np.asarray(framing.crop(photo, box, height, width)),
+                      pose=framing.pose_in_box(pose, box, height, width), cloth=cloth, cloth_mask=cloth_mask)
+
+    @torch.inference_mode()
+    def parse(self, person: torch.Tensor) -> np.ndarray:
+        """Person crops [N,3,H,W] in [-1,1] at the models' size -> body-parse labels [N,H,W] uint8."""
+        return self.parser(person.to(self.device, self.parser.dtype)).argmax(1).to(torch.uint8).cpu().numpy()
+
+    @torch.inference_mode()
+    def represent(self, framed: list[Framed], categories: list[str]) -> dict:
+        """Parse the crops and build the model inputs, as tryon.data.dataset builds a training sample.
+
+        Returns a batch dict with the dataset's keys (person, cloth, cloth_mask, parse, pose, agnostic, agnostic_mask,
+        category) on the pipeline's device and dtype, plus `framed`.
+        """
+        device, dtype = self.device, self.dtype
+        person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
+        parse = self.parse(person)
+        masks = [agnostic_mask(p, f.pose, c) for p, f, c in zip(parse, framed, categories)]
+        tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(device)
+        return {
+            "person": person.to(dtype),
+            "cloth": torch.stack([to_tensor(f.cloth) for f in framed]).to(device, dtype),
+            "cloth_mask": tensor([f.cloth_mask[None] for f in framed]).to(dtype),
+            "parse": tensor(parse).long(),
+            "pose": tensor([f.pose for f in framed]),
+            "agnostic": torch.stack([to_tensor(agnostic_person(f.person, m)) for f, m in zip(framed, masks)]).to(device, dtype),
+            "agnostic_mask": tensor([m[None] for m in masks]).to(dtype),
+            "category": list(categories),
+            "framed": framed,
+        }
+
+    @torch.inference_mode()
+    def warp_garment(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """The garment warped onto each person: (RGB [N,3,H,W] in [-1,1], mask [N,1,H,W])."""
+        warped, warped_mask, _ = warp_garment(self.warp, batch)
+        return warped, warped_mask
+
+    @torch.inference_mode()
+    def generate(self, batch: dict, warped: torch.Tensor, warped_mask: torch.Tensor):
+        """The generator on the person representation and the warped garment: a tryon.models.GeneratorOutput."""
+        return self.generator(generator_input(batch_repr(batch), warped, warped_mask), warped)
+
+    def paste(self, batch: dict, images: torch.Tensor) -> tuple[list[Image.Image], list[np.ndarray]]:
+        """Put rendered crops ([N,3,H,W] in [-1,1]) back into the photos: (try-ons, paste masks at model size)."""
+        grow = max(1, self.size[0] // 128)
+        out, alphas = [], []
+        for f, image, m in zip(batch["framed"], images, batch["agnostic_mask"]):
+            alpha = framing.soft_mask((m[0] > 0.5).cpu().numpy(), grow)
+            out.append(framing.paste(f.photo, f.box, _image(image), alpha))
+            alphas.append(alpha)
+        return out, alphas
+
+    # the whole try-on -----------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def __call__(self, person, garment, category="upper", return_intermediates: bool = False) -> TryOnPipelineOutput:
+        """Try `garment` on `person`: each a path, bytes or PIL image, or a list of them (a batch, one garment per
+        person). `category` is one of tryon.data.labels.CATEGORIES, or a list with one per person.
+
+        Returns a TryOnPipelineOutput whose `images` are the try-ons at each photo's own size; bad input raises
+        TryOnError. The same inputs always give the same output, alone or in a batch.
+        """
+        persons, garments = _as_list(person), _as_list(garment)
+        if len(persons) != len(garments):
+            raise TryOnError(f"{len(persons)} person photos but {len(garments)} garments: give one garment per photo")
+        categories = _as_list(category) if isinstance(category, (list, tuple)) else [category] * len(persons)
+        if len(categories) != len(persons):
+            raise TryOnError(f"{len(categories)} categories for {len(persons)} photos: give one, or one per photo")
+        for c in categories:
+            check_category(c)
+        framed = [self.frame(p, g) for p, g in zip(persons, garments)]
+        batch = self.represent(framed, categories)
+        warped, warped_mask = self.warp_garment(batch)
+        result = self.generate(batch, warped, warped_mask)
+        images, alphas = self.paste(batch, result.image)
+        if not return_intermediates:
+            return TryOnPipelineOutput(images=images)
+        to_pil = lambda arrays: [Image.fromarray(a) for a in arrays]
+        return TryOnPipelineOutput(
+            images=images,
+            crop_boxes=[f.box for f in framed],
+            person=to_pil(f.person for f in framed),
+            pose=[f.pose for f in framed],
+            parse=list(batch["parse"].to(torch.uint8).cpu().numpy()),
+            agnostic=to_pil(_image(a) for a in batch["agnostic"]),
+            garment=to_pil(f.cloth for f in framed),
+            warped_garment=to_pil(_image(w) for w in warped),
+            composition_mask=to_pil((m[0].float().cpu().numpy() * 255 + 0.5).astype(np.uint8) for m in result.mask),
+            paste_mask=to_pil((a * 255 + 0.5).astype(np.uint8) for a in alphas),
+        )
+
+
+def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.float32) -> TryOnPipeline:
+    """The pipeline saved in `weights` (default: the repository's weights/ folder), on `device` in `dtype`."""
+    folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    if not (folder / "model_index.json").is_file():
+        raise TryOnError(f"{folder}: no trained pipeline here (model_index.json is missing); pass --weights with a "
+                         "folder written by TryOnPipeline.save_pretrained (see scripts/export_weights.py)")
+    log.debug("loading the try-on pipeline from %s", folder)
+    shown = diffusers_logging.is_progress_bar_enabled()
+    diffusers_logging.disable_progress_bar()  # three small models load at once; a bar would only clutter stderr
+    try:
+        return TryOnPipeline.from_pretrained(folder, dtype=dtype).to(device)
+    finally:
+        if shown:
+            diffusers_logging.enable_progress_bar()
+
+
+def export_weights(parser, warp, generator, out, dtype: torch.dtype = torch.float16) -> Path:
+    """Assemble a pipeline from three trained model folders and save it to `out` with weights in `dtype`."""
+    pipe = TryOnPipeline.from_models(parser, warp, generator)
+    pipe.save_pretrained(out, dtype=dtype)
+    log.info("saved the pipeline (%s weights) to %s", dtype, out)
+    return Path(out)

@@ -1,0 +1,108 @@
+"""Framing: cut a person photo and a garment photo to the frame the models were trained on, and paste results back.
+
+The numbers are measured on the VITON training data (256x192), so that a raw photo reaches the models framed as
+their training photos were:
+- person (402 photos, mediapipe pose): the neck-to-mid-hip distance is 0.469 of the frame height (median; the
+  spread is about +-11%) and the torso's midpoint sits at 0.497 of the width and 0.559 of the height;
+- garment (803 cloth masks): centred, and as large as fits (aspect kept) in 0.95 of the width and 0.96 of the
+  height, on white.
+A box is (left, top, right, bottom) in photo pixels, right and bottom exclusive; it may reach past the photo's
+edges, where the crop repeats the edge pixels.
+"""
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from tryon.data.labels import J
+from tryon.errors import TryOnError
+
+TORSO_HEIGHT = 0.469  # neck to mid-hip, as a fraction of the frame height
+TORSO_CENTRE = (0.497, 0.559)  # the torso's midpoint, as fractions of the frame's width and height
+GARMENT_FIT = (0.95, 0.96)  # the box (fractions of width and height) a garment is fit into
+MIN_TORSO = 24  # pixels: a smaller person is too far away to render
+
+
+def person_box(pose: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
+    """The box, of the models' aspect (`height` x `width`), that frames the person of `pose` ([18, 3], photo pixels)."""
+    neck = (pose[J["l_shoulder"], :2] + pose[J["r_shoulder"], :2]) / 2
+    hip = (pose[J["l_hip"], :2] + pose[J["r_hip"], :2]) / 2
+    torso = float(np.hypot(*(neck - hip)))
+    if torso < MIN_TORSO:
+        raise TryOnError("the person is too small in the photo: use a photo taken closer, showing them from the "
+                         "head to at least the hips")
+    box_h = torso / TORSO_HEIGHT
+    box_w = box_h * width / height
+    cx, cy = (neck + hip) / 2
+    left = round(cx - TORSO_CENTRE[0] * box_w)
+    top = round(cy - TORSO_CENTRE[1] * box_h)
+    return left, top, left + round(box_w), top + round(box_h)
+
+
+def crop(image: Image.Image, box, height: int, width: int) -> Image.Image:
+    """The `box` of an RGB photo (edge pixels repeated outside it), resized to `width` x `height`."""
+    left, top, right, bottom = box
+    W, H = image.size
+    inner = image.crop((max(left, 0), max(top, 0), min(right, W), min(bottom, H)))
+    pad = ((max(0, -top), max(0, bottom - H)), (max(0, -left), max(0, right - W)), (0, 0))
+    if any(p for side in pad for p in side):
+        inner = Image.fromarray(np.pad(np.asarray(inner), pad, mode="edge"))
+    return inner.resize((width, height), Image.BICUBIC, reducing_gap=3.0)
+
+
+def pose_in_box(pose: np.ndarray, box, height: int, width: int) -> np.ndarray:
+    """Joints in photo pixels -> in the pixels of the box resized to `width` x `height` (missing joints stay zero)."""
+    left, top, right, bottom = box
+    out = pose.astype(np.float32).copy()
+    seen = out[:, 2] > 0
+    out[seen, 0] = (out[seen, 0] - left) * width / (right - left)
+    out[seen, 1] = (out[seen, 1] - top) * height / (bottom - top)
+    return out
+
+
+def frame_garment(image: Image.Image, mask: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """An RGB garment photo and its bool mask -> the garment centred and fit like the training garments, on white.
+
+    Returns ([height, width, 3] uint8, [height, width] bool).
+    """
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    rgb = np.asarray(image.convert("RGB"))[y0:y1, x0:x1].copy()
+    m = mask[y0:y1, x0:x1]
+    rgb[~m] = 255
+    scale = min(GARMENT_FIT[0] * width / (x1 - x0), GARMENT_FIT[1] * height / (y1 - y0))
+    w, h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+    rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BICUBIC, reducing_gap=3.0))
+    m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((w, h), Image.BILINEAR, reducing_gap=3.0)) > 127
+    left, top = (width - w) // 2, (height - h) // 2
+    out = np.full((height, width, 3), 255, np.uint8)
+    out_mask = np.zeros((height, width), bool)
+    out[top:top + h, left:left + w] = np.where(m[..., None], rgb, 255)
+    out_mask[top:top + h, left:left + w] = m
+    return out, out_mask
+
+
+def soft_mask(mask: np.ndarray, grow: int) -> np.ndarray:
+    """A bool mask grown by `grow` pixels and feathered over about `grow` more: float32 in [0, 1], exactly 0 beyond."""
+    grown = ndimage.binary_dilation(mask, iterations=grow) if grow > 0 else mask
+    return np.clip(ndimage.gaussian_filter(grown.astype(np.float32), sigma=grow / 2, truncate=2.0), 0, 1)
+
+
+def paste(photo: Image.Image, box, image: np.ndarray, alpha: np.ndarray) -> Image.Image:
+    """Blend `image` ([h, w, 3] uint8, the box at model size) into `photo` where `alpha` ([h, w] in [0, 1]) is on.
+
+    Both are resized to the box; outside it, and wherever alpha is 0, the photo keeps its pixels exactly.
+    """
+    left, top, right, bottom = box
+    W, H = photo.size
+    h, w = alpha.shape
+    inner = (max(left, 0), max(top, 0), min(right, W), min(bottom, H))
+    size = (inner[2] - inner[0], inner[3] - inner[1])
+    sx, sy = w / (right - left), h / (bottom - top)  # photo pixels -> model pixels
+    src = ((inner[0] - left) * sx, (inner[1] - top) * sy, (inner[2] - left) * sx, (inner[3] - top) * sy)
+    rendered = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC, box=src), dtype=np.float32)
+    a = np.asarray(Image.fromarray(alpha.astype(np.float32), "F").resize(size, Image.BILINEAR, box=src))[..., None]
+    out = np.array(photo)
+    region = out[inner[1]:inner[3], inner[0]:inner[2]].astype(np.float32)
+    blended = region * (1 - a) + rendered * a
+    out[inner[1]:inner[3], inner[0]:inner[2]] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(out)
