@@ -52,6 +52,80 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_ads(args) -> int:
+    from tryon.ads import load_brand, load_profile, make_ads
+    from tryon.ads.layout import check_formats
+    from tryon.pipeline import load_pipeline
+    from tryon.preprocess.image_io import load_image
+    from tryon.products import load_catalog
+
+    # bad input fails here, before the model loads
+    photo, profile, catalog = load_image(args.photo), load_profile(args.profile), load_catalog(args.catalog)
+    brand = load_brand(args.brand) if args.brand else None
+    formats = check_formats(args.formats) if args.formats else None
+    pipe = load_pipeline(args.weights)
+    report = make_ads(photo, profile, catalog,
+                      lambda person, garment, category: pipe(person, garment, category=category).images[0],
+                      args.out, formats=formats, top_k=args.top_k, brand=brand)
+    for pick in report["picks"]:
+        print(f"{pick['rank']}. {pick['sku']}: {pick['reason']}")
+    for failure in report["failed"]:
+        print(f"failed {failure['sku']}: {failure['error']}")
+    print(f"{args.out}/ads.json")
+    return 0
+
+
+def _load_pipeline(args):
+    import torch
+
+    from tryon.pipeline import load_pipeline
+
+    return load_pipeline(args.weights, device=args.device, dtype=getattr(torch, args.dtype))
+
+
+def _cmd_run(args) -> int:
+    from tryon.preprocess.image_io import save_image
+
+    pipe = _load_pipeline(args)
+    result = pipe(args.person, args.garment, category=args.category, return_intermediates=bool(args.intermediates))
+    save_image(result.images[0], args.out)
+    if args.intermediates:
+        result.save_intermediates(args.intermediates)
+    print(args.out)
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    import json
+
+    from tryon.evaluation import evaluate
+
+    summary = evaluate(_load_pipeline(args), args.data, args.out, split=args.split, mode=args.mode,
+                       pairs_file=args.pairs, layout=args.layout, limit=args.limit, method=args.baseline,
+                       batch_size=args.batch_size, lpips_weights=args.lpips_weights,
+                       inception_weights=args.inception_weights, weights_name=str(args.weights or "weights/"))
+    print(json.dumps({**summary, "failures": summary["failures"]["count"]}))
+    return 0
+
+
+def _cmd_prepare(args) -> int:
+    from tryon.prepare import prepare_dataset
+
+    written, problems = prepare_dataset(_load_pipeline(args), args.persons, args.garments, args.out,
+                                        pairs_file=args.pairs, split=args.split, height=args.height,
+                                        width=args.width, category=args.category)
+    print(f"{written} samples written to {args.out}; {len(problems)} photos skipped "
+          f"(listed in {args.out}/{args.split}_bad_photos.txt)")
+    return 0 if written else 1
+
+
+def _add_pipeline_args(p):
+    p.add_argument("--weights", help="a saved pipeline folder (default: the repository's weights/)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="float16/bfloat16 on a GPU only")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tryon", description="One-pass virtual try-on: data, training, inference.")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -89,6 +163,55 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--width", type=int, default=192)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_synth)
+
+    r = sub.add_parser("run", help="try a garment on a person photo")
+    r.add_argument("--person", required=True, help="the person photo")
+    r.add_argument("--garment", required=True, help="the garment photo (a product shot; a PNG's alpha is used)")
+    r.add_argument("--out", required=True, help="output image (.png, .jpg or .webp), written only on success")
+    r.add_argument("--category", default="upper", choices=["upper", "lower", "dress"])
+    r.add_argument("--intermediates", metavar="DIR", help="also write pose, parse, agnostic, warped garment, masks")
+    _add_pipeline_args(r)
+    r.set_defaults(func=_cmd_run)
+
+    e = sub.add_parser("evaluate", help="the whole pipeline on a dataset: metrics.json, report.md, grid.png")
+    e.add_argument("--data", required=True, help="dataset folder (VITON, VITON-HD or DressCode layout)")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--split", default="test")
+    e.add_argument("--mode", default="paired", choices=["paired", "unpaired"])
+    e.add_argument("--pairs", help="a pairs file instead of the dataset's own")
+    e.add_argument("--layout", choices=["viton", "viton_hd", "dresscode"], help="default: detected")
+    e.add_argument("--limit", type=int, help="only the first N pairs")
+    e.add_argument("--baseline", default="model", choices=["model", "grey", "paste"],
+                   help="model: the try-on; grey: the garment region left grey; paste: the flat garment in its box")
+    e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--lpips-weights", help="local torchvision AlexNet weights file: adds LPIPS (needs torchmetrics)")
+    e.add_argument("--inception-weights", help="local FID Inception weights file: adds FID, KID (needs torchmetrics)")
+    _add_pipeline_args(e)
+    e.set_defaults(func=_cmd_evaluate)
+
+    q = sub.add_parser("prepare", help="turn raw model and garment photos into a VITON-HD-layout training dataset")
+    q.add_argument("--persons", required=True, help="folder of model photos")
+    q.add_argument("--garments", required=True, help="folder of garment photos (same stem as the person, or --pairs)")
+    q.add_argument("--pairs", help='a file of "person garment" lines (names inside the two folders)')
+    q.add_argument("--out", required=True, help="dataset folder to write")
+    q.add_argument("--split", default="train", choices=["train", "test"])
+    q.add_argument("--category", default="upper", choices=["upper", "lower", "dress"])
+    q.add_argument("--height", type=int, default=1024)
+    q.add_argument("--width", type=int, default=768)
+    _add_pipeline_args(q)
+    q.set_defaults(func=_cmd_prepare)
+
+    a = sub.add_parser("ads", help="personalized ad creatives: pick garments for a shopper and render them on their photo")
+    a.add_argument("--photo", required=True, help="the shopper's photo")
+    a.add_argument("--profile", required=True, help="shopper profile JSON (see docs: name, preferred_colors, budget, ...)")
+    a.add_argument("--catalog", required=True, help="catalog CSV/JSONL (sku, image, category, name, price) or image folder")
+    a.add_argument("--out", required=True, help="output folder: creatives, contact_sheet.png, ads.json")
+    a.add_argument("--formats", nargs="+", metavar="FORMAT",
+                   help="feed, story, link, mrec, leaderboard (or a size: 1080x1080, 300x250, ...); default: all")
+    a.add_argument("--top-k", type=int, default=3, help="how many garments to pick (default 3)")
+    a.add_argument("--brand", help="brand kit JSON (logo, fonts, colours, currency, headline, cta)")
+    a.add_argument("--weights", help="trained pipeline folder (default: the repository's weights/)")
+    a.set_defaults(func=_cmd_ads)
     return p
 
 
