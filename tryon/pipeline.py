@@ -8,7 +8,7 @@ Steps (each a public method, so evaluation and benchmarks can run or replace one
 (tryon.preprocess.image_io), finds the pose (mediapipe), crops the person at the models' aspect and frames the
 garment like the training garments; `represent` parses the crop and builds the cloth-agnostic person exactly as
 the training dataset does; `warp_garment` and `generate` chain the models as training does
-(tryon.training.stages); `paste` puts the rendered crop back into the photo with a feathered mask over the
+(tryon.models.chain); `paste` puts the rendered crop back into the photo with a feathered mask over the
 repainted region, so every other pixel keeps its original value.
 """
 import copy
@@ -34,7 +34,7 @@ from tryon.preprocess.image_io import load_image
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
                                      agnostic_person, check_category, generator_input)
 from tryon.preprocess.pose import PoseDetector
-from tryon.training.stages import batch_repr, load_pretrained, warp_garment
+from tryon.models.chain import batch_repr, load_pretrained, warp_garment
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ drives any of them the same way.
 """
 import copy
 import logging
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -14,8 +13,9 @@ import torch.nn.functional as F
 from tryon.data.labels import GARMENT_LABELS, NUM_PARSE
 from tryon.errors import TryOnError
 from tryon.metrics import psnr, ssim
-from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator, warp
-from tryon.preprocess.person import CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, generator_input, person_repr
+from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator
+from tryon.models.chain import batch_repr, load_pretrained, warp_garment
+from tryon.preprocess.person import CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, generator_input
 from tryon.training import losses as L
 
 log = logging.getLogger(__name__)
@@ -33,31 +33,10 @@ def check_finite(losses: dict, step: int, batch: dict):
                                 f"(samples: {names}); nothing after the last checkpoint was saved")
 
 
-def load_pretrained(cls, path, subfolder: str):
-    """Load a model saved with save_pretrained, from its own folder or from a pipeline folder holding it."""
-    p = Path(path)
-    if (p / "config.json").is_file():
-        return cls.from_pretrained(p)
-    if (p / subfolder / "config.json").is_file():
-        return cls.from_pretrained(p, subfolder=subfolder)
-    raise TryOnError(f"{p}: no saved {subfolder} model here (expected config.json in it or in {subfolder}/)")
-
-
 def garment_region(parse: torch.Tensor, categories) -> torch.Tensor:
     """[N, 1, H, W] float mask of the pixels the worn garment of each sample's category covers."""
     masks = [torch.isin(p, torch.tensor(GARMENT_LABELS[c], device=p.device)) for p, c in zip(parse, categories)]
     return torch.stack(masks)[:, None].float()
-
-
-def batch_repr(batch) -> torch.Tensor:
-    return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose"])
-
-
-def warp_garment(matcher, batch):
-    """Run the warp on a batch: (warped garment RGB, warped mask, TPS control points)."""
-    cloth_rgbm = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
-    grid, control_points = matcher(batch_repr(batch), cloth_rgbm, return_control_points=True)
-    return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), control_points
 
 
 def _to01(x):

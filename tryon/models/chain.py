@@ -1,0 +1,31 @@
+"""How the models chain on a batch (the dataset's keys), shared by training and the pipeline: loading a trained
+model, the person representation, the warp."""
+from pathlib import Path
+
+import torch
+
+from tryon.errors import TryOnError
+from tryon.models.warp import warp
+from tryon.preprocess.person import person_repr
+
+
+def load_pretrained(cls, path, subfolder: str):
+    """Load a model saved with save_pretrained, from its own folder or from a pipeline folder holding it."""
+    p = Path(path)
+    if (p / "config.json").is_file():
+        return cls.from_pretrained(p)
+    if (p / subfolder / "config.json").is_file():
+        return cls.from_pretrained(p, subfolder=subfolder)
+    raise TryOnError(f"{p}: no saved {subfolder} model here (expected config.json in it or in {subfolder}/)")
+
+
+def batch_repr(batch) -> torch.Tensor:
+    """The person representation of a batch: [N, PERSON_REPR_CHANNELS, H, W]."""
+    return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose"])
+
+
+def warp_garment(matcher, batch):
+    """Run the warp on a batch: (warped garment RGB, warped mask, TPS control points)."""
+    cloth_rgbm = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
+    grid, control_points = matcher(batch_repr(batch), cloth_rgbm, return_control_points=True)
+    return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), control_points
