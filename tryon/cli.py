@@ -119,6 +119,27 @@ def _cmd_prepare(args) -> int:
     return 0 if written else 1
 
 
+def _cmd_render(args) -> int:
+    import json
+
+    import torch
+
+    from tryon.catalog import list_models, parse_size, process_state, render_catalog
+    from tryon.pipeline import load_pipeline
+    from tryon.products import load_catalog
+
+    # bad input fails here, before the model loads
+    products, models = load_catalog(args.garments, default_category=args.category), list_models(args.models)
+    size = parse_size(args.size)
+    pipe = load_pipeline(args.weights, device=process_state().device, dtype=getattr(torch, args.dtype))
+    summary = render_catalog(pipe, products, models, args.out, fmt=args.format, size=size, quality=args.quality,
+                             batch_size=args.batch_size)
+    if summary is None:  # not the main process of an `accelerate launch` run
+        return 0
+    print(json.dumps(summary))
+    return 1 if summary["failed"] else 0
+
+
 def _add_pipeline_args(p):
     p.add_argument("--weights", help="a saved pipeline folder (default: the repository's weights/)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -200,6 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--width", type=int, default=768)
     _add_pipeline_args(q)
     q.set_defaults(func=_cmd_prepare)
+
+    n = sub.add_parser("render", help="render every garment on every model photo (resumable; also under "
+                                      "`accelerate launch`)")
+    n.add_argument("--garments", required=True, help="catalog CSV/JSONL (sku, image, category, name, price) or a "
+                                                      "folder of garment images")
+    n.add_argument("--models", required=True, help="folder of model photos, or a text file listing them")
+    n.add_argument("--out", required=True, help="output folder: one image per garment and model, sheets/, "
+                                                "manifest.jsonl; run again to finish what is missing or failed")
+    n.add_argument("--weights", help="trained pipeline folder (default: the repository's weights/)")
+    n.add_argument("--format", default="png", choices=["png", "jpg", "webp"])
+    n.add_argument("--size", default="original", help="WIDTHxHEIGHT to fit each image into (white padding), or "
+                                                       "original (the model photo's size; the default)")
+    n.add_argument("--quality", type=int, default=90, help="jpg/webp quality, 1-100 (default 90)")
+    n.add_argument("--batch-size", type=int, default=8, help="jobs per model batch (default 8)")
+    n.add_argument("--category", default="upper", choices=["upper", "lower", "dress"],
+                   help="the category of a folder of garments (a catalog file gives its own)")
+    n.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="float16/bfloat16 on a GPU only; the device is the process's accelerate device")
+    n.set_defaults(func=_cmd_render)
 
     a = sub.add_parser("ads", help="personalized ad creatives: pick garments for a shopper and render them on their photo")
     a.add_argument("--photo", required=True, help="the shopper's photo")

@@ -49,6 +49,24 @@ LIMBS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10)
 
 
 @dataclass
+class FramedPerson:
+    """A person photo loaded and framed for the models, reusable with any garment (all at model size except `photo`)."""
+
+    photo: Image.Image  # the upright RGB photo, at its own size
+    box: tuple[int, int, int, int]  # the crop in photo pixels (may reach past its edges)
+    person: np.ndarray  # [H, W, 3] uint8, the crop
+    pose: np.ndarray  # [18, 3] joints in the crop's pixels
+
+
+@dataclass
+class FramedGarment:
+    """A garment photo framed like the training garments, reusable on any person (at model size)."""
+
+    cloth: np.ndarray  # [H, W, 3] uint8, the garment framed on white
+    cloth_mask: np.ndarray  # [H, W] bool
+
+
+@dataclass
 class Framed:
     """One person photo and garment, loaded and framed for the models (all at model size except `photo`)."""
 
@@ -172,6 +190,11 @@ class TryOnPipeline(DiffusionPipeline):
         Raises TryOnError, saying which of the two is wrong, for anything tryon.preprocess.image_io refuses, a
         photo without a person or without their torso, and a blank garment image.
         """
+        return Framed(**vars(self.frame_person(person, size)), **vars(self.frame_garment(garment, size)))
+
+    def frame_person(self, person, size: tuple[int, int] | None = None) -> FramedPerson:
+        """The person half of `frame`: load the photo, find the pose and crop the person (done once per photo when
+        one photo meets many garments). Raises TryOnError("person photo: ...")."""
         height, width = size or self.size
         try:
             photo = load_image(person)
@@ -179,6 +202,13 @@ class TryOnPipeline(DiffusionPipeline):
             box = framing.person_box(pose, height, width)
         except TryOnError as e:
             raise TryOnError(f"person photo: {e}") from None
+        return FramedPerson(photo=photo, box=box, person=np.asarray(framing.crop(photo, box, height, width)),
+                            pose=framing.pose_in_box(pose, box, height, width))
+
+    def frame_garment(self, garment, size: tuple[int, int] | None = None) -> FramedGarment:
+        """The garment half of `frame`: load the garment photo and frame it like the training garments.
+        Raises TryOnError("garment image: ...")."""
+        height, width = size or self.size
         try:
             cloth_image = load_image(garment, keep_alpha=True)
             cloth_image.thumbnail((2 * width, 2 * height), Image.BICUBIC, reducing_gap=3.0)  # ample for the frame
@@ -188,8 +218,7 @@ class TryOnPipeline(DiffusionPipeline):
         if cloth_image.getextrema()[3][0] < 255:  # see-through somewhere: lay it on white
             cloth_image = Image.alpha_composite(Image.new("RGBA", cloth_image.size, (255, 255, 255, 255)), cloth_image)
         cloth, cloth_mask = framing.frame_garment(cloth_image, mask, height, width)
-        return Framed(photo=photo, box=box, person=np.asarray(framing.crop(photo, box, height, width)),
-                      pose=framing.pose_in_box(pose, box, height, width), cloth=cloth, cloth_mask=cloth_mask)
+        return FramedGarment(cloth=cloth, cloth_mask=cloth_mask)
 
     @torch.inference_mode()
     def parse(self, person: torch.Tensor) -> np.ndarray:
@@ -197,15 +226,16 @@ class TryOnPipeline(DiffusionPipeline):
         return self.parser(person.to(self.device, self.parser.dtype)).argmax(1).to(torch.uint8).cpu().numpy()
 
     @torch.inference_mode()
-    def represent(self, framed: list[Framed], categories: list[str]) -> dict:
+    def represent(self, framed: list[Framed], categories: list[str], parse: np.ndarray | None = None) -> dict:
         """Parse the crops and build the model inputs, as tryon.data.dataset builds a training sample.
 
-        Returns a batch dict with the dataset's keys (person, cloth, cloth_mask, parse, pose, agnostic, agnostic_mask,
-        category) on the pipeline's device and dtype, plus `framed`.
+        `parse` ([N, H, W] labels from `self.parse`), when given, is used instead of parsing the crops again (a
+        catalog run parses each model photo once). Returns a batch dict with the dataset's keys (person, cloth,
+        cloth_mask, parse, pose, agnostic, agnostic_mask, category) on the pipeline's device and dtype, plus `framed`.
         """
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
-        parse = self.parse(person)
+        parse = self.parse(person) if parse is None else parse
         masks = [agnostic_mask(p, f.pose, c) for p, f, c in zip(parse, framed, categories)]
         tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(device)
         return {

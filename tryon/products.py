@@ -58,6 +58,12 @@ def normalize_category(value) -> str:
     return category
 
 
+def safe_name(text: str) -> str:
+    """`text` as part of a file name: each run of characters other than letters, digits, `.`, `_` and `-` becomes
+    one `-` (never empty)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-") or "item"
+
+
 def load_catalog(path, *, default_category: str = "upper") -> list[Product]:
     """The products of a CSV or JSONL catalog, or of a folder of images (all of `default_category`), in file order.
 

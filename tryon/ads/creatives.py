@@ -3,7 +3,6 @@ a contact sheet and `ads.json`. The try-on itself is injected (`tryon_fn`), so a
 import json
 import logging
 import os
-import re
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -15,7 +14,7 @@ from tryon.ads.recommend import recommend
 from tryon.ads.text import draw_text, fill_template, fit_text, format_price
 from tryon.errors import TryOnError
 from tryon.preprocess.image_io import load_image, save_image
-from tryon.products import load_catalog
+from tryon.products import load_catalog, safe_name
 
 log = logging.getLogger(__name__)
 SHEET_HEIGHT, SHEET_MAX_WIDTH = 400, 728  # the largest a creative appears on the contact sheet
@@ -65,7 +64,7 @@ def make_ads(photo, profile, products, tryon_fn, out_dir, *, formats=None, top_k
         files, rendered = {}, []
         for fmt in formats:
             creative = render_creative(fmt, result, texts, brand, look)
-            files[fmt] = f"{rank:02d}_{_safe(product.sku)}_{fmt}.png"
+            files[fmt] = f"{rank:02d}_{safe_name(product.sku)}_{fmt}.png"
             save_image(creative.image, out / files[fmt])
             rendered.append(creative.image)
         entries.append({"rank": rank, "sku": product.sku, "name": product.name, "category": product.category,
@@ -114,10 +113,6 @@ def contact_sheet(rows, formats, brand: Brand) -> Image.Image:
             sheet.paste(im.resize(size, Image.LANCZOS), (x, y + SHEET_HEIGHT - size[1]))
             x += size[0] + SHEET_PAD
     return sheet
-
-
-def _safe(sku: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", sku).strip(".-") or "item"
 
 
 def _write_json(path: Path, data) -> None:
