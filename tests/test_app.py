@@ -1,0 +1,260 @@
+"""The Gradio app, started for real on a free local port with the tiny pipeline: its /tryon and /ad endpoints
+through gradio_client, the page in headless Chromium, readable errors, 16 requests at once, and what is left on
+disk afterwards."""
+import io
+import os
+import runpy
+import socket
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tryon.ads.layout import FORMATS
+from tryon.errors import TryOnError
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+pytestmark = [  # gradio's queue on this pandas
+    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tiny_pipeline):
+    from tryon.app import TEMP_DIR, build_app, launch, load_content
+
+    demo = build_app(tiny_pipeline, *load_content())
+    port = _free_port()
+    launch(demo, port=port, block=False)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", temp=TEMP_DIR)
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app, tmp_path_factory):
+    return Client(app.url, download_files=str(tmp_path_factory.mktemp("downloads")), verbose=False,
+                  analytics_enabled=False)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, synthetic_person):
+    """Two shoppers of different sizes and two garments, as files with names no other test uses."""
+    d = tmp_path_factory.mktemp("photos")
+    files = []
+    for i, (seed, size) in enumerate(((3, (512, 384)), (5, (640, 480)))):
+        person, garment = synthetic_person(seed, size)
+        person.save(d / f"shopper_{i}.png")
+        garment.save(d / f"garment_{i}.png")
+        files.append((d / f"shopper_{i}.png", d / f"garment_{i}.png"))
+    return files
+
+
+def _tryon(client, person, garment, category="upper") -> Image.Image:
+    path = client.predict(handle_file(person), handle_file(garment), category, api_name="/tryon")
+    return Image.open(path).convert("RGB")
+
+
+def test_tryon_endpoint_returns_the_photo_size(client, photos):
+    for person, garment in photos:
+        out = _tryon(client, person, garment)
+        photo = Image.open(person).convert("RGB")
+        assert out.size == photo.size
+        assert np.any(np.asarray(out) != np.asarray(photo))  # the garment region was repainted
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("not_a_photo", "person photo: the image: not an image file"),
+    ("empty_wall", "person photo: "),
+    (None, "add your photo first"),
+], ids=["not-an-image", "no-person", "no-photo"])
+def test_bad_input_gets_a_readable_error_then_the_app_goes_on(client, photos, tmp_path, bad, message):
+    person, garment = photos[0]
+    if bad == "not_a_photo":
+        (tmp_path / "not_a_photo.png").write_text("this is not a photo")
+    elif bad == "empty_wall":
+        Image.new("RGB", (384, 512), (200, 200, 190)).save(tmp_path / "empty_wall.png")
+    with pytest.raises(AppError) as e:
+        client.predict(handle_file(tmp_path / f"{bad}.png") if bad else None, handle_file(garment), "upper",
+                       api_name="/tryon")
+    assert str(e.value).startswith(message)
+    assert "Traceback" not in str(e.value) and "File \"" not in str(e.value)
+    assert _tryon(client, person, garment).size == Image.open(person).size
+
+
+def test_16_concurrent_tryons_all_come_back_right(client, photos):
+    expected = [np.asarray(_tryon(client, p, g), np.int16) for p, g in photos]  # one at a time
+    start = time.perf_counter()
+    jobs = [client.submit(handle_file(photos[i % 2][0]), handle_file(photos[i % 2][1]), "upper", api_name="/tryon")
+            for i in range(16)]
+    results = [np.asarray(Image.open(job.result(timeout=300)).convert("RGB"), np.int16) for job in jobs]
+    print(f"16 concurrent /tryon calls: {time.perf_counter() - start:.1f} s")
+    assert len(results) == 16
+    for i, out in enumerate(results):  # each request got its own photo's try-on, none another's
+        assert out.shape == expected[i % 2].shape
+        assert np.abs(out - expected[i % 2]).mean() < 1.0
+
+
+def test_ad_endpoint_renders_each_format_at_its_size(client, photos):
+    person, garment = photos[0]
+    tryon = client.predict(handle_file(person), handle_file(garment), "upper", api_name="/tryon")
+    formats = list(FORMATS)
+    gallery, zipped = client.predict(handle_file(tryon), handle_file(garment), "upper", "Ana", "Denim tee", 24.9,
+                                     "de_DE", formats, api_name="/ad")
+    assert [item["caption"].split()[0] for item in gallery] == formats
+    for item, fmt in zip(gallery, formats):
+        assert Image.open(item["image"]).size == FORMATS[fmt]
+    with zipfile.ZipFile(zipped) as z:
+        names = z.namelist()
+        assert names == [f"{f}_{w}x{h}.png" for f, (w, h) in FORMATS.items()]
+        assert Image.open(io.BytesIO(z.read(names[0]))).size == FORMATS[formats[0]]
+    with pytest.raises(AppError, match="choose at least one format"):
+        client.predict(handle_file(tryon), handle_file(garment), "upper", "Ana", "Denim tee", 24.9, "en_US", [],
+                       api_name="/ad")
+
+
+def test_uploads_are_not_left_on_disk(app, client, photos, tmp_path):
+    person, garment = photos[1]
+    private = tmp_path / "privacy_check_photo.png"
+    private.write_bytes(person.read_bytes())
+    bad = tmp_path / "privacy_check_broken.jpg"
+    bad.write_bytes(person.read_bytes()[:300])  # a truncated upload: refused, and still removed
+    _tryon(client, private, garment)
+    with pytest.raises(AppError, match="truncated or corrupt|not an image"):
+        client.predict(handle_file(bad), handle_file(garment), "upper", api_name="/tryon")
+    files = [Path(root, f) for root, _, names in os.walk(app.temp) for f in names]
+    assert files  # the results (and the app's own example copies) are there ...
+    assert not [f for f in files if f.name.startswith(("privacy_check", "shopper_", "garment_"))]  # ... no upload
+    assert not [f for f in files if f.read_bytes() == person.read_bytes()]
+
+
+def test_the_page_tries_on_in_chromium(app, photos, tmp_path):
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    person, garment = photos[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(tempfile.mkdtemp(dir=tmp_path), executable_path=str(CHROMIUM),
+                                                       headless=True, args=CHROMIUM_ARGS,
+                                                       viewport={"width": 1400, "height": 1000})
+        try:
+            page = browser.new_page()
+            page.goto(app.url)
+            (tmp_path / "notes.png").write_text("not a photo")
+            page.locator("#person input[type=file]").set_input_files(str(tmp_path / "notes.png"))
+            page.locator("#garment input[type=file]").set_input_files(str(garment))
+            page.wait_for_selector(f"#garment img[src*='{garment.name}']")
+            page.click("#tryon-button")
+            toast = page.locator("[data-testid='toast-body']").filter(has_text="person photo: ")
+            toast.wait_for(timeout=30_000)
+            error = toast.inner_text()
+            page.locator("#person input[type=file]").set_input_files(str(person))
+            page.wait_for_selector(f"#person img[src*='{person.name}']")  # uploaded: the page shows it
+            page.click("#tryon-button")
+            page.wait_for_function("() => { const i = document.querySelector('#result img');"
+                                   " return i && i.complete && i.naturalWidth > 0; }", timeout=60_000)
+            width = page.evaluate("document.querySelector('#result img').naturalWidth")
+            page.click("#explain input")
+            page.wait_for_function("document.querySelectorAll('#steps img').length == 5", timeout=30_000)
+            page.screenshot(path=tmp_path / "page.png")
+            result = Image.open(io.BytesIO(page.locator("#result img").screenshot())).convert("L")
+        finally:
+            browser.close()
+    assert "not an image file" in error and "Traceback" not in error  # shown to the shopper as it is
+    assert width == Image.open(person).width  # the full-size try-on, not a thumbnail
+    assert np.asarray(result, np.float32).std() > 10  # a picture, not a blank box
+    assert np.asarray(Image.open(tmp_path / "page.png").convert("L"), np.float32).std() > 10
+
+
+def test_live_mode_streams_the_webcam_in_chromium(app, tmp_path):
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    fake_webcam = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # a test pattern, nobody
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(tempfile.mkdtemp(dir=tmp_path), executable_path=str(CHROMIUM),
+                                                       headless=True, args=CHROMIUM_ARGS + fake_webcam)
+        try:
+            page = browser.new_page()
+            page.goto(app.url)
+            page.locator("#catalog button.thumbnail-item").first.click()
+            page.get_by_role("tab", name="Live").click()
+            page.locator("#camera button").filter(has_text="Click to Access Webcam").click()
+            page.click("#camera button.capture-button")
+            page.wait_for_function("document.querySelector('#live img')", timeout=60_000)
+            page.wait_for_function("document.querySelector('#live-status').innerText.includes('person photo')",
+                                   timeout=30_000)
+            src = page.evaluate("document.querySelector('#live img').src")
+            status = page.locator("#live-status").inner_text()
+        finally:
+            browser.close()
+    assert src.startswith("data:image/jpeg;base64,")  # frames come back inline, never through the disk
+    assert "person photo: " in status and "Traceback" not in status  # why nothing was tried on
+
+
+def test_live_frame_reports_its_speed_or_why_not(tiny_pipeline, synthetic_person):
+    from tryon.app import live_frame
+
+    person, garment = synthetic_person(3, (480, 360))
+    out, status = live_frame(tiny_pipeline, person, garment, "upper")
+    assert out.size == person.size and "frames/s" in status
+    wall = Image.new("RGB", (360, 480), (90, 90, 90))
+    out, status = live_frame(tiny_pipeline, wall, garment, "upper")
+    assert out.size == wall.size and status.startswith("person photo: ")
+
+
+def test_upload_store_reads_an_upload_once_then_from_memory(tmp_path):
+    from tryon.app import UploadStore
+
+    upload, kept = tmp_path / "h1" / "me.png", tmp_path / "h2" / "example.png"
+    for f in (upload, kept):
+        f.parent.mkdir()
+        f.write_bytes(b"image bytes of " + f.name.encode())
+    store = UploadStore({str(upload), str(kept)}, {str(kept)}, keep_s=60)
+    assert store.read({"path": str(upload)}, "your photo") == b"image bytes of me.png"
+    assert not upload.exists()  # deleted by the first request
+    assert store.read({"path": str(upload)}, "your photo") == b"image bytes of me.png"  # the same page again
+    assert store.read({"path": str(kept)}, "your photo") == str(kept) and kept.exists()  # the app's own file
+    store.keep_s = 0
+    time.sleep(0.01)
+    store.read({"path": str(kept)}, "your photo")  # any read drops what is past its time
+    with pytest.raises(TryOnError, match="your photo is no longer on the server"):
+        store.read({"path": str(upload)}, "your photo")
+    with pytest.raises(TryOnError, match="add your photo first"):
+        store.read(None, "your photo")
+
+
+def test_examples_come_from_a_dataset_folder(synth_viton):
+    from tryon.app import load_content
+
+    persons, products = load_content(examples=synth_viton)
+    assert persons and all(p.is_file() and "image" in p.parts for p in persons)
+    assert products and all(p.image.is_file() and p.category == "upper" for p in products)
+    shipped_persons, shipped = load_content()
+    assert len(shipped_persons) == 3 and all(p.price is not None for p in shipped)
+
+
+def test_the_app_refuses_to_start_without_weights(tmp_path, capsys):
+    main = runpy.run_path(str(REPO / "app_gradio.py"))["main"]
+    assert main(["--weights", str(tmp_path)]) == 2
+    assert "model_index.json is missing" in capsys.readouterr().err
