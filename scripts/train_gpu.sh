@@ -33,6 +33,7 @@ wait $warp_pid || { tail -n 30 "$RUN/warp.log"; exit 1; }
 wait $parser_pid || { tail -n 30 "$RUN/parser.log"; exit 1; }
 $PY -m tryon.cli train generator --config tryon/training/configs/viton_generator.toml --output "$RUN/generator" \
   --warp "$RUN/warp/best" --steps 100000 $common num_workers=$((WORKERS * 2)) val_every=1000 checkpoint_every=100000 \
+  ndf=64 num_d=2 ema_decay=0.999 val_samples=$VAL \
   time_limit_s=$GEN_T > "$RUN/generator.log" 2>&1 || { tail -n 30 "$RUN/generator.log"; exit 1; }
 tail -n 3 "$RUN"/*.log
 tar cf - -C "$RUN" warp/best parser/best generator/best warp/val.jsonl parser/val.jsonl \
