@@ -231,14 +231,15 @@ class TryOnPipeline(DiffusionPipeline):
 
         `parse` ([N, H, W] labels from `self.parse`), when given, is used instead of parsing the crops again (a
         catalog run parses each model photo once). Returns a batch dict with the dataset's keys (person, cloth,
-        cloth_mask, parse, pose, agnostic, agnostic_mask, category) on the pipeline's device and dtype, plus `framed`.
+        cloth_mask, parse, pose, agnostic, agnostic_mask, category) on the pipeline's device and dtype, plus `framed`
+        and `repr`, the stacked person representation that both the warp and the generator read.
         """
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
         parse = self.parse(person) if parse is None else parse
         masks = [agnostic_mask(p, f.pose, c) for p, f, c in zip(parse, framed, categories)]
         tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(device)
-        return {
+        batch = {
             "person": person.to(dtype),
             "cloth": torch.stack([to_tensor(f.cloth) for f in framed]).to(device, dtype),
             "cloth_mask": tensor([f.cloth_mask[None] for f in framed]).to(dtype),
@@ -249,17 +250,19 @@ class TryOnPipeline(DiffusionPipeline):
             "category": list(categories),
             "framed": framed,
         }
+        batch["repr"] = batch_repr(batch)
+        return batch
 
     @torch.inference_mode()
     def warp_garment(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """The garment warped onto each person: (RGB [N,3,H,W] in [-1,1], mask [N,1,H,W])."""
-        warped, warped_mask, _ = warp_garment(self.warp, batch)
+        warped, warped_mask, _ = warp_garment(self.warp, batch, batch["repr"])
         return warped, warped_mask
 
     @torch.inference_mode()
     def generate(self, batch: dict, warped: torch.Tensor, warped_mask: torch.Tensor):
         """The generator on the person representation and the warped garment: a tryon.models.GeneratorOutput."""
-        return self.generator(generator_input(batch_repr(batch), warped, warped_mask), warped)
+        return self.generator(generator_input(batch["repr"], warped, warped_mask), warped)
 
     def paste(self, batch: dict, images: torch.Tensor) -> tuple[list[Image.Image], list[np.ndarray]]:
         """Put rendered crops ([N,3,H,W] in [-1,1]) back into the photos: (try-ons, paste masks at model size)."""

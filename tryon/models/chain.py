@@ -24,8 +24,9 @@ def batch_repr(batch) -> torch.Tensor:
     return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose"])
 
 
-def warp_garment(matcher, batch):
-    """Run the warp on a batch: (warped garment RGB, warped mask, TPS control points)."""
+def warp_garment(matcher, batch, person: torch.Tensor):
+    """Run the warp on a batch whose person representation is `person` (batch_repr, computed once by the caller,
+    who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points)."""
     cloth_rgbm = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
-    grid, control_points = matcher(batch_repr(batch), cloth_rgbm, return_control_points=True)
+    grid, control_points = matcher(person, cloth_rgbm, return_control_points=True)
     return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), control_points

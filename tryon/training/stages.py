@@ -136,7 +136,7 @@ class WarpStage(Stage):
         target, region = self.targets(batch)
         with self.acc.accumulate(self.model):
             with self.acc.autocast():
-                warped, wmask, cps = warp_garment(self.model, batch)
+                warped, wmask, cps = warp_garment(self.model, batch, batch_repr(batch))
             warped, wmask = warped.float(), wmask.float()
             losses = {"l1": F.l1_loss(warped, target), "mask": F.l1_loss(wmask, region),
                       "grid": L.tps_grid_regularisation(cps.float())}
@@ -151,7 +151,7 @@ class WarpStage(Stage):
 
     @torch.no_grad()
     def evaluate(self, batch):
-        warped, wmask, _ = warp_garment(self.acc.unwrap_model(self.model), batch)
+        warped, wmask, _ = warp_garment(self.acc.unwrap_model(self.model), batch, batch_repr(batch))
         return {"warped": warped, "wmask": wmask}
 
     def metrics(self, batches):
@@ -197,8 +197,9 @@ class GeneratorStage(Stage):
 
     def _inputs(self, batch):
         with torch.no_grad():
-            warped, wmask, _ = warp_garment(self.matcher, batch)
-        return generator_input(batch_repr(batch), warped, wmask), warped, wmask
+            person = batch_repr(batch)
+            warped, wmask, _ = warp_garment(self.matcher, batch, person)
+        return generator_input(person, warped, wmask), warped, wmask
 
     def training_step(self, batch, step):
         cfg, acc = self.cfg, self.acc
