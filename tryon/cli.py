@@ -3,6 +3,8 @@ import argparse
 import logging
 import sys
 
+from tryon.data.labels import CATEGORIES
+from tryon.data.layouts import LAYOUTS
 from tryon.errors import TryOnError
 
 
@@ -156,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("data", help="dataset folder (VITON, VITON-HD or DressCode layout)")
     c.add_argument("--split", default="train")
     c.add_argument("--mode", default="paired", choices=["paired", "unpaired"])
-    c.add_argument("--layout", choices=["viton", "viton_hd", "dresscode"], help="default: detected")
+    c.add_argument("--layout", choices=LAYOUTS, help="default: detected")
     c.add_argument("--height", type=int, default=256)
     c.add_argument("--width", type=int, default=192)
     c.set_defaults(func=_cmd_check)
@@ -177,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="write a small synthetic dataset (for tests and smoke runs)")
     s.add_argument("out", help="output folder")
-    s.add_argument("--layout", default="viton", choices=["viton", "viton_hd", "dresscode"])
+    s.add_argument("--layout", default="viton", choices=LAYOUTS)
     s.add_argument("--n-train", type=int, default=8)
     s.add_argument("--n-test", type=int, default=4)
     s.add_argument("--height", type=int, default=256)
@@ -189,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--person", required=True, help="the person photo")
     r.add_argument("--garment", required=True, help="the garment photo (a product shot; a PNG's alpha is used)")
     r.add_argument("--out", required=True, help="output image (.png, .jpg or .webp), written only on success")
-    r.add_argument("--category", default="upper", choices=["upper", "lower", "dress"])
+    r.add_argument("--category", default="upper", choices=CATEGORIES)
     r.add_argument("--intermediates", metavar="DIR", help="also write pose, parse, agnostic, warped garment, masks")
     _add_pipeline_args(r)
     r.set_defaults(func=_cmd_run)
@@ -200,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test")
     e.add_argument("--mode", default="paired", choices=["paired", "unpaired"])
     e.add_argument("--pairs", help="a pairs file instead of the dataset's own")
-    e.add_argument("--layout", choices=["viton", "viton_hd", "dresscode"], help="default: detected")
+    e.add_argument("--layout", choices=LAYOUTS, help="default: detected")
     e.add_argument("--limit", type=int, help="only the first N pairs")
     e.add_argument("--baseline", default="model", choices=["model", "grey", "paste"],
                    help="model: the try-on; grey: the garment region left grey; paste: the flat garment in its box")
@@ -216,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--pairs", help='a file of "person garment" lines (names inside the two folders)')
     q.add_argument("--out", required=True, help="dataset folder to write")
     q.add_argument("--split", default="train", choices=["train", "test"])
-    q.add_argument("--category", default="upper", choices=["upper", "lower", "dress"])
+    q.add_argument("--category", default="upper", choices=CATEGORIES)
     q.add_argument("--height", type=int, default=1024)
     q.add_argument("--width", type=int, default=768)
     _add_pipeline_args(q)
@@ -235,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "original (the model photo's size; the default)")
     n.add_argument("--quality", type=int, default=90, help="jpg/webp quality, 1-100 (default 90)")
     n.add_argument("--batch-size", type=int, default=8, help="jobs per model batch (default 8)")
-    n.add_argument("--category", default="upper", choices=["upper", "lower", "dress"],
+    n.add_argument("--category", default="upper", choices=CATEGORIES,
                    help="the category of a folder of garments (a catalog file gives its own)")
     n.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
                    help="float16/bfloat16 on a GPU only; the device is the process's accelerate device")
