@@ -9,7 +9,6 @@ Usage: scripts/bench_train.py [--threads 2] [--steps 5]
 """
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 REF = REPO.parent / "shared" / "bench"
+
+
+def peak_rss_mb() -> int:
+    """This process's own peak resident memory (VmHWM). Not ru_maxrss: Linux carries that across fork and exec, so a
+    case started from this script would report this script's peak (the reference model's) instead of its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    raise RuntimeError("no VmHWM in /proc/self/status")
 CASES = [("parser", 8, "no"), ("warp", 8, "no"), ("generator", 4, "no"), ("generator", 4, "bf16")]
 
 
@@ -50,7 +58,7 @@ def one(stage: str, batch_size: int, precision: str, steps: int, threads: int) -
     step_s = statistics.median(times[2:])
     return {"stage": stage, "precision": precision, "batch_size": batch_size, "step_s": round(step_s, 4),
             "images_per_s": round(batch_size / step_s, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def main():
