@@ -1,8 +1,9 @@
 """Pack a VITON-layout dataset small enough to carry to a GPU machine (at most 64 MiB a call).
 
 Person and garment photos are re-encoded as WebP, masks as 1-bit PNG, parse maps as optimised PNG and pose files
-as compact JSON (18 joints, 2 decimals); names keep their stems (the readers find a copy whose extension changed) and the pairs files are
-copied unchanged. Only what training reads is kept (image, cloth, cloth-mask, image-parse-new, pose).
+as compact JSON (18 joints, 2 decimals); names keep their stems (the readers find a copy whose extension changed).
+Only what training reads is kept (image, cloth, cloth-mask, image-parse-new, pose). `max_pairs` keeps only the
+first N pairs of a split (the pairs file is cut to match; its unpaired list is then left out).
 """
 import json
 import shutil
@@ -14,16 +15,18 @@ from tqdm import tqdm
 from tryon.data.layouts import read_pose, read_viton
 
 
-def pack_viton(src, out, splits=("train", "test"), quality: int = 80) -> int:
-    """Write the packed copy of `src` to `out`; returns its size in bytes."""
+def pack_viton(src, out, splits=("train", "test"), quality: int = 80, max_pairs: dict | None = None) -> int:
+    """Write the packed copy of `src` to `out`; returns its size in bytes. `max_pairs`: {split: N} to keep fewer."""
     src, out = Path(src), Path(out)
     for split in splits:
         pairs_name = f"{split}_pairs.txt"
+        limit = (max_pairs or {}).get(split)
         (out / split).mkdir(parents=True, exist_ok=True)
-        shutil.copy(src / pairs_name, out / pairs_name)
-        if (src / f"{split}_pairs_unpaired.txt").is_file():
+        lines = (src / pairs_name).read_text().splitlines(keepends=True)
+        (out / pairs_name).write_text("".join(lines[:limit]))
+        if limit is None and (src / f"{split}_pairs_unpaired.txt").is_file():
             shutil.copy(src / f"{split}_pairs_unpaired.txt", out / f"{split}_pairs_unpaired.txt")
-        for pair in tqdm(read_viton(src, split), desc=f"packing {split}", unit="pair", disable=None):
+        for pair in tqdm(read_viton(src, split, pairs_file=out / pairs_name), desc=f"packing {split}", unit="pair", disable=None):
             d = out / split
             for folder in ("image", "cloth", "cloth-mask", "image-parse-new", "pose"):
                 (d / folder).mkdir(exist_ok=True)
