@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Train the three stages of the default weights on one GPU in one command of at most 9 minutes.
-# On the device: carry data_cache (scripts/gpu_prepare.sh makes it). Each stage fine-tunes weights/ (INIT=weights).
+# On the device: carry data_cache/gpu (scripts/gpu_prepare.sh makes it). Each stage fine-tunes weights/ (INIT=weights).
 # Warp and parser train side by side (small models), then the generator behind the newly trained warp.
 # Whatever finished comes back (also when a stage fails) as 15 MB parts under $OUT; here: cat run.tar.part-* | tar x.
 # A CPU dry run of a few steps: SMOKE=1 PYTHON=.venv/bin/python DATA=/tmp/synthetic RUN=/tmp/run bash scripts/train_gpu.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if [ -f data_cache/site.tar.xz ] && ! $PY -c "import diffusers" 2>/dev/null; then
-  mkdir -p /tmp/site && tar xJf data_cache/site.tar.xz -C /tmp/site
+if [ -f data_cache/gpu/site.tar.xz ] && ! $PY -c "import diffusers" 2>/dev/null; then
+  mkdir -p /tmp/site && tar xJf data_cache/gpu/site.tar.xz -C /tmp/site
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" PYTHONUNBUFFERED=1
-DATA=${DATA:-data_cache/viton_packed}
+if [ -z "${DATA:-}" ]; then
+  tar xzf data_cache/gpu/viton_packed.tar.gz -C /tmp
+  DATA=/tmp/viton_packed
+fi
 RUN=${RUN:-runs/gpu}
 OUT=${OUT:-$RUN/out}
 INIT=${INIT:-weights}
