@@ -110,6 +110,22 @@ def test_init_fine_tunes_from_saved_weights(tmp_path, synth_viton):
         Trainer(_cfg(tmp_path / "bad", synth_viton, "parser", steps=1, init=str(tmp_path)))
 
 
+def test_learning_rates_fall_linearly_to_zero_after_lr_decay_from(tmp_path, synth_viton, warp_dir):
+    cfg = _cfg(tmp_path, synth_viton, "generator", steps=6, lr=2e-4, lr_d=1e-4, lr_decay_from=2, warp_model=str(warp_dir))
+    stage = Trainer(cfg).stage
+    rates = []
+    for step in range(1, 7):
+        stage.set_lr(step)
+        rates += [stage.opt_g.param_groups[0]["lr"], stage.opt_d.param_groups[0]["lr"]]
+    factors = [1, 1, 0.75, 0.5, 0.25, 0]
+    assert rates == pytest.approx([r * f for f in factors for r in (2e-4, 1e-4)])
+    constant = Trainer(_cfg(tmp_path / "c", synth_viton, "parser", steps=6)).stage
+    constant.set_lr(6)
+    assert constant.opt.param_groups[0]["lr"] == constant.cfg.lr
+    with pytest.raises(TryOnError, match="lr_decay_from must be 0"):
+        TrainConfig(steps=6, lr_decay_from=6)
+
+
 def test_config_from_toml_with_overrides_and_checks(tmp_path):
     f = tmp_path / "gen.toml"
     f.write_text('stage = "warp"\nsteps = 7\nlr = 1e-4\n')

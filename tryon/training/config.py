@@ -25,6 +25,7 @@ class TrainConfig:
     grad_accum: int = 1
     lr: float = 2e-4
     lr_d: float = 2e-4  # discriminator (generator stage)
+    lr_decay_from: int = 0  # from this step the learning rates fall linearly to 0 at `steps` (pix2pix); 0: constant
     beta1: float = 0.5
     beta2: float = 0.999
     mixed_precision: str = "no"  # no | fp16 | bf16 (bf16 also autocasts on CPU)
@@ -70,6 +71,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every", "sample_every", "val_samples"):
             if getattr(self, name) < 1:
                 raise TryOnError(f"{name} must be at least 1")
+        if not 0 <= self.lr_decay_from < self.steps:
+            raise TryOnError(f"lr_decay_from must be 0 (no decay) or a step before steps ({self.steps}), not {self.lr_decay_from}")
         if self.height % 64 or self.width % 64 or self.height * 3 != self.width * 4:
             raise TryOnError(f"{self.height}x{self.width}: use a 4:3 size whose sides are multiples of 64 (256x192, 512x384, 1024x768)")
 

@@ -53,6 +53,19 @@ class Stage:
     def _optimizer(self, params, lr):
         return torch.optim.Adam(params, lr=lr, betas=(self.cfg.beta1, self.cfg.beta2))
 
+    def optimizers(self) -> list:
+        """(optimizer, base learning rate) pairs, for the learning-rate schedule."""
+        return [(self.opt, self.cfg.lr)]
+
+    def set_lr(self, step: int):
+        """The learning rates for optimizer step `step` (from 1): the base ones until cfg.lr_decay_from, then falling
+        linearly to 0 at cfg.steps. A function of the step alone, so a resumed run follows the same schedule."""
+        start, end = self.cfg.lr_decay_from, self.cfg.steps
+        factor = 1.0 if not start or step <= start else max(0.0, (end - step) / (end - start))
+        for opt, base in self.optimizers():
+            for group in opt.param_groups:
+                group["lr"] = base * factor
+
     def _init_or_new(self, cls, subfolder, **kwargs):
         if self.cfg.init:
             log.info("fine-tuning the %s from %s", subfolder, self.cfg.init)
@@ -194,6 +207,9 @@ class GeneratorStage(Stage):
             self.ema.to(accelerator.device)
             accelerator.register_for_checkpointing(self.ema)
         self.vgg = self._vgg()
+
+    def optimizers(self) -> list:
+        return [(self.opt_g, self.cfg.lr), (self.opt_d, self.cfg.lr_d)]
 
     def _inputs(self, batch):
         with torch.no_grad():

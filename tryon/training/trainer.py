@@ -154,6 +154,7 @@ class Trainer:
         batches = iter(loader)
         t0, seen = time.perf_counter(), 0
         while self.step < cfg.steps:
+            self.stage.set_lr(self.step + 1)
             for _ in range(cfg.grad_accum):
                 batch = next(batches)
                 batch = {k: v.to(acc.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
