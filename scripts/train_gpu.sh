@@ -31,6 +31,9 @@ package() {  # the run's results, whatever finished, split into parts small enou
 }
 trap package EXIT
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no GPU: CPU run"
+if command -v nvidia-smi > /dev/null; then  # GPU load every 10 s: says whether the GPU or the data loader limits
+  nvidia-smi dmon -s um -d 10 -o T > "$RUN/gpu_load.log" 2>&1 &
+fi
 shm=$(df -m --output=avail /dev/shm 2>/dev/null | tail -n 1 | tr -d ' ' || echo 0)
 if [ "$WORKERS" -gt 2 ] && [ "${shm:-0}" -lt 4096 ]; then  # loader workers pass batches through /dev/shm (~1 GB each stage)
   echo "only ${shm} MB in /dev/shm: 2 loader workers a stage"; WORKERS=2

@@ -204,3 +204,35 @@ def test_a_reencoded_copy_with_another_extension_is_found(synth_viton, tmp_path)
     pairs = read_dataset(root, "train")
     assert pairs[0].person == jpg.with_suffix(".webp")
     assert TryOnDataset(pairs=pairs)[0]["person"].shape == (3, 256, 192)
+
+
+def test_colour_jitter_is_brightness_then_contrast_then_saturation():
+    from tryon.data.dataset import _jitter
+
+    rgb = np.random.default_rng(0).integers(0, 256, (32, 24, 3), dtype=np.uint8)
+    assert np.array_equal(_jitter(rgb, 1.0, 1.0, 1.0), rgb)
+    for b, c, s in [(1.1, 0.9, 1.2), (0.9, 1.1, 0.8)]:
+        x = rgb.astype(np.float64) * b  # step by step, as the docstring says
+        x = (x - x.mean()) * c + x.mean()
+        grey = x.mean(axis=-1, keepdims=True)
+        x = (x - grey) * s + grey
+        expected = np.clip(x + 0.5, 0, 255).astype(np.uint8)
+        assert np.abs(_jitter(rgb, b, c, s).astype(int) - expected).max() <= 1
+
+
+def test_packed_copy_reads_like_the_original_and_keeps_the_first_pairs(synth_viton, tmp_path):
+    from tryon.data.pack import pack_viton
+
+    pack_viton(synth_viton, tmp_path / "packed", quality=90, max_pairs={"test": 2})
+    for split, n in (("train", len(read_dataset(synth_viton, "train"))), ("test", 2)):
+        original, packed = TryOnDataset(synth_viton, split), TryOnDataset(tmp_path / "packed", split)
+        assert len(packed) == n and packed.pairs[0].person.suffix == ".webp"
+        for i in range(n):
+            a, b = original[i], packed[i]
+            assert a["name"] == b["name"]
+            assert torch.equal(a["parse"], b["parse"]) and torch.equal(a["cloth_mask"], b["cloth_mask"])
+            assert torch.allclose(a["pose"], b["pose"], atol=0.01)
+            mse = ((a["person"] - b["person"]) ** 2).mean().item() / 4  # on [0, 1]
+            assert 10 * np.log10(1 / mse) > 30
+    assert not (tmp_path / "packed" / "test_pairs_unpaired.txt").exists()
+

@@ -78,3 +78,15 @@ def test_model_inputs_stack_in_a_fixed_order():
     assert onehot[0, P["face"]].sum() == (parse == P["face"]).sum()
     g = generator_input(r, torch.zeros(1, 3, H, W), torch.zeros(1, 1, H, W))
     assert g.shape == (1, GENERATOR_CHANNELS, H, W)
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2, 5])
+def test_dilation_matches_a_square_max_pool(radius):
+    from tryon.preprocess.person import _dilate
+
+    mask = np.random.default_rng(radius).random((40, 30)) > 0.97
+    mask[0, 0] = mask[-1, 7] = True  # edges and corners
+    t = torch.from_numpy(mask.astype(np.float32))[None, None]
+    expected = torch.nn.functional.max_pool2d(t, 2 * radius + 1, stride=1, padding=radius)[0, 0].numpy() > 0
+    assert np.array_equal(_dilate(mask, radius), expected)
+

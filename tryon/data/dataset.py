@@ -37,11 +37,12 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
 
 
 def _jitter(rgb: np.ndarray, b: float, c: float, s: float) -> np.ndarray:
-    x = rgb.astype(np.float32) * b
-    x = (x - x.mean()) * c + x.mean()
-    gray = x.mean(axis=-1, keepdims=True)
-    x = (x - gray) * s + gray
-    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+    """Brightness b, then contrast c about the mean, then saturation s about each pixel's grey, folded into one
+    affine map: b c (s x + (1 - s) grey) + b mean (1 - c)."""
+    x = rgb.astype(np.float32)
+    grey = x @ np.full(3, 1 / 3, np.float32)
+    offset = (b * c * (1 - s)) * grey + (b * float(x.mean()) * (1 - c) + 0.5)
+    return np.clip((b * c * s) * x + offset[..., None], 0, 255).astype(np.uint8)
 
 
 class TryOnDataset(torch.utils.data.Dataset):
