@@ -200,6 +200,9 @@ def test_live_mode_streams_the_webcam_in_chromium(app, tmp_path):
             page.locator("#catalog button.thumbnail-item").first.click()
             page.get_by_role("tab", name="Live").click()
             page.locator("#camera button").filter(has_text="Click to Access Webcam").click()
+            # start streaming only once the camera plays: a click before that streams nothing (seen on a cold start)
+            page.wait_for_function("(v => v && v.readyState >= 2)(document.querySelector('#camera video'))",
+                                   timeout=30_000)
             page.click("#camera button.capture-button")
             page.wait_for_function("document.querySelector('#live img')", timeout=60_000)
             page.wait_for_function("document.querySelector('#live-status').innerText.includes('person photo')",
