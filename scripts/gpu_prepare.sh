@@ -26,8 +26,8 @@ rm -r "$tmp/site/diffusers/pipelines" "$tmp/site/diffusers/modular_pipelines" "$
 PYTHONPATH="$tmp/site" .venv/bin/python -c "
 import diffusers, tryon.models as m
 assert diffusers.__file__.startswith('$tmp'), diffusers.__file__
-for cls in (m.HumanParser, m.GeometricMatcher, m.TryOnGenerator):
-    cls.from_pretrained('weights', subfolder={'HumanParser': 'parser', 'GeometricMatcher': 'warp'}.get(cls.__name__, 'generator'))
+for cls, sub in ((m.HumanParser, 'parser'), (m.GeometricMatcher, 'warp'), (m.TryOnGenerator, 'generator')):
+    cls.from_pretrained('weights', subfolder=sub)
 print('trimmed diffusers', diffusers.__version__, 'loads the default weights')"
 mkdir -p data_cache/gpu
 tar cJf data_cache/gpu/site.tar.xz -C "$tmp/site" .
