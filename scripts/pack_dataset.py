@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Pack a VITON-layout dataset into a small copy to carry to a GPU machine: pack_dataset.py SRC OUT [--quality Q] [--max-pairs test=200]."""
+"""Pack a VITON-layout dataset into a small copy to carry to a GPU machine.
+
+    pack_dataset.py SRC OUT [--quality Q] [--max-pairs test=200]
+"""
 import argparse
 
 from tryon.data.pack import pack_viton

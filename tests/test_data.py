@@ -235,4 +235,3 @@ def test_packed_copy_reads_like_the_original_and_keeps_the_first_pairs(synth_vit
             mse = ((a["person"] - b["person"]) ** 2).mean().item() / 4  # on [0, 1]
             assert 10 * np.log10(1 / mse) > 30
     assert not (tmp_path / "packed" / "test_pairs_unpaired.txt").exists()
-

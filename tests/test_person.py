@@ -89,4 +89,3 @@ def test_dilation_matches_a_square_max_pool(radius):
     t = torch.from_numpy(mask.astype(np.float32))[None, None]
     expected = torch.nn.functional.max_pool2d(t, 2 * radius + 1, stride=1, padding=radius)[0, 0].numpy() > 0
     assert np.array_equal(_dilate(mask, radius), expected)
-
