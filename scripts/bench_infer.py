@@ -53,7 +53,7 @@ def stage_times(pipe, person, garment, runs: int) -> dict:
             t2 = time.perf_counter()
             out = pipe.generate(batch, warped, mask)
             t3 = time.perf_counter()
-            pipe.paste(batch, out.image)
+            pipe.paste(batch, out.image, mask)
             t4 = time.perf_counter()
             if i >= 2:
                 for k, a, b in (("preprocess", t0, t1), ("warp", t1, t2), ("generate", t2, t3), ("paste", t3, t4)):

@@ -5,7 +5,7 @@ import torch
 from tryon.data.labels import J, NUM_JOINTS, P
 from tryon.errors import TryOnError
 from tryon.preprocess.person import (GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask, agnostic_person,
-                                     generator_input, person_repr, pose_heatmaps)
+                                     generator_input, paste_region, person_repr, pose_heatmaps)
 
 H, W = 64, 48
 
@@ -56,6 +56,26 @@ def test_agnostic_hides_the_garment_silhouette_along_the_pose():
     parse[parse == P["right_arm"]] = P["background"]  # an arm the parser missed is still removed, from the pose
     m = agnostic_mask(parse, pose, "upper")
     assert m[27, 11] and m[33, 11]
+
+
+def test_paste_region_is_the_old_and_new_garment_and_keeps_uncovered_skin():
+    parse, pose = _figure()
+    agnostic = agnostic_mask(parse, pose, "upper")
+    short = np.zeros((H, W), bool)
+    short[17:38, 14:34] = True  # a new garment over the old shirt only: both arms keep their own pixels
+    region = paste_region(parse, agnostic, short, "upper")
+    assert region[parse == P["upper"]].all() and not (region & ~agnostic).any()
+    assert not region[25:36, 9:12].any() and not region[25:36, 37:39].any()  # the arms, beyond the grown edge
+    assert not region[parse == P["face"]].any() and not region[parse == P["lower"]].any()
+    long = short.copy()
+    long[17:36, 9:39] = True  # long sleeves: now the arms are repainted too
+    region = paste_region(parse, agnostic, long, "upper")
+    assert region[(parse == P["left_arm"]) | (parse == P["right_arm"])].all()
+    face_cover = np.zeros((H, W), bool)
+    face_cover[4:14, 18:30] = True  # a warp that strays onto the face never pastes there
+    assert not paste_region(parse, agnostic, face_cover, "upper")[parse == P["face"]].any()
+    with pytest.raises(TryOnError, match="unknown garment category"):
+        paste_region(parse, agnostic, short, "hat")
 
 
 def test_pose_heatmaps_peak_at_joints_and_are_empty_for_missing_joints():

@@ -221,7 +221,8 @@ class _Renderer:
         pipe = self.pipe
         tryon = pipe.represent([f for _, f, _, _ in batch], [j.product.category for j, *_ in batch],
                                parse=np.stack([p for _, _, p, _ in batch]))
-        images = pipe.paste(tryon, pipe.generate(tryon, *pipe.warp_garment(tryon)).image)[0]
+        warped, warped_mask = pipe.warp_garment(tryon)
+        images = pipe.paste(tryon, pipe.generate(tryon, warped, warped_mask).image, warped_mask)[0]
         share = (time.perf_counter() - started) / len(batch)
         for (job, _, _, prepared), image in zip(batch, images):
             saving = time.perf_counter()

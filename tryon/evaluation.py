@@ -58,15 +58,16 @@ def render(pipe, framed: list, categories: list[str], method: str = "model") -> 
     """Try-ons (photo size) of framed inputs by the model or a baseline, through the pipeline's own steps."""
     with torch.inference_mode():
         batch = pipe.represent(framed, categories)
+        warped, warped_mask = pipe.warp_garment(batch)  # the baselines too: it decides where the paste goes
         if method == "model":
-            rendered = pipe.generate(batch, *pipe.warp_garment(batch)).image
+            rendered = pipe.generate(batch, warped, warped_mask).image
         elif method == "grey":
             rendered = batch["agnostic"]
         elif method == "paste":
             rendered = _paste_garment(batch)
         else:
             raise TryOnError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-        return pipe.paste(batch, rendered)[0]
+        return pipe.paste(batch, rendered, warped_mask)[0]
 
 
 def _garment_region(pair, size) -> np.ndarray:

@@ -8,8 +8,8 @@ Steps (each a public method, so evaluation and benchmarks can run or replace one
 (tryon.preprocess.image_io), finds the pose (mediapipe), crops the person at the models' aspect and frames the
 garment like the training garments; `represent` parses the crop and builds the cloth-agnostic person exactly as
 the training dataset does; `warp_garment` and `generate` chain the models as training does
-(tryon.models.chain); `paste` puts the rendered crop back into the photo with a feathered mask over the
-repainted region, so every other pixel keeps its original value.
+(tryon.models.chain); `paste` puts the rendered crop back into the photo with a feathered mask over the old
+and the new garment (tryon.preprocess.person.paste_region), so every other pixel keeps its original value.
 """
 import copy
 import json
@@ -32,7 +32,7 @@ from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
-                                     agnostic_person, check_category, generator_input)
+                                     agnostic_person, check_category, generator_input, paste_region)
 from tryon.preprocess.pose import PoseDetector
 from tryon.models.chain import batch_repr, load_pretrained, warp_garment
 
@@ -264,12 +264,16 @@ class TryOnPipeline(DiffusionPipeline):
         """The generator on the person representation and the warped garment: a tryon.models.GeneratorOutput."""
         return self.generator(generator_input(batch["repr"], warped, warped_mask), warped)
 
-    def paste(self, batch: dict, images: torch.Tensor) -> tuple[list[Image.Image], list[np.ndarray]]:
-        """Put rendered crops ([N,3,H,W] in [-1,1]) back into the photos: (try-ons, paste masks at model size)."""
+    def paste(self, batch: dict, images: torch.Tensor, warped_mask: torch.Tensor) -> tuple[list[Image.Image], list[np.ndarray]]:
+        """Put rendered crops ([N,3,H,W] in [-1,1]) back into the photos over the old and the new garment
+        (`warped_mask`, [N,1,H,W] from `warp_garment`): (try-ons, paste masks at model size)."""
         grow = max(1, self.size[0] // 128)
         out, alphas = [], []
-        for f, image, m in zip(batch["framed"], images, batch["agnostic_mask"]):
-            alpha = framing.soft_mask((m[0] > 0.5).cpu().numpy(), grow)
+        parts = zip(batch["framed"], images, batch["parse"], batch["agnostic_mask"], warped_mask, batch["category"])
+        for f, image, parse, agnostic, warped, category in parts:
+            region = paste_region(parse.cpu().numpy(), (agnostic[0] > 0.5).cpu().numpy(),
+                                  (warped[0] > 0.5).cpu().numpy(), category)
+            alpha = framing.soft_mask(region, grow)
             out.append(framing.paste(f.photo, f.box, _image(image), alpha))
             alphas.append(alpha)
         return out, alphas
@@ -295,7 +299,7 @@ class TryOnPipeline(DiffusionPipeline):
         batch = self.represent(framed, categories)
         warped, warped_mask = self.warp_garment(batch)
         result = self.generate(batch, warped, warped_mask)
-        images, alphas = self.paste(batch, result.image)
+        images, alphas = self.paste(batch, result.image, warped_mask)
         if not return_intermediates:
             return TryOnPipelineOutput(images=images)
         to_pil = lambda arrays: [Image.fromarray(a) for a in arrays]

@@ -5,6 +5,8 @@
   widened along the pose so the old garment's silhouette does not leak), never touching what the category keeps
   (face and hair always; the lower body for an upper garment);
 - the agnostic person: the photo with that region painted neutral grey;
+- the paste region: the part of the agnostic region the try-on really changes (the old garment and where the
+  warped new garment lands), so the shopper's own arms, neck and hands stay theirs wherever no garment covers them;
 - `person_repr` / `generator_input`: the stacked tensors the warp and generator take.
 """
 import numpy as np
@@ -96,6 +98,18 @@ def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") 
     region = _dilate(region, max(1, height // 128))
     region &= ~np.isin(parse, KEEP_LABELS[category])
     return region | garment
+
+
+def paste_region(parse: np.ndarray, agnostic: np.ndarray, warped_mask: np.ndarray, category: str = "upper") -> np.ndarray:
+    """Bool [H, W]: the pixels a try-on replaces in the photo, within the agnostic mask `agnostic`.
+
+    The generator repaints the whole agnostic region (it never sees the arms, so it can draw them where an old
+    long sleeve was), but only the current garment and the warped new garment (`warped_mask`), grown as the
+    agnostic mask is, go back into the photo: skin that neither garment covers keeps its own pixels.
+    """
+    check_category(category)
+    garments = np.isin(parse, GARMENT_LABELS[category]) | warped_mask
+    return _dilate(garments, max(1, parse.shape[0] // 128)) & agnostic
 
 
 def agnostic_person(person: np.ndarray, mask: np.ndarray) -> np.ndarray:
