@@ -10,6 +10,7 @@ from tryon.training.config import TrainConfig, load_config
 from tryon.training.stages import NonFiniteLoss
 from tryon.training.trainer import Trainer, latest_checkpoint, train
 from tryon.errors import TryOnError
+from tryon.metrics import ssim
 
 SMALL = dict(batch_size=2, num_workers=0, log_every=1, sample_every=1000, val_samples=2, parser_channels=8, ngf=8,
              ndf=8, num_d=1, augment=False)
@@ -108,6 +109,23 @@ def test_init_fine_tunes_from_saved_weights(tmp_path, synth_viton):
     assert all(torch.equal(start[k], saved[k]) for k in saved)
     with pytest.raises(TryOnError, match="no saved parser model"):
         Trainer(_cfg(tmp_path / "bad", synth_viton, "parser", steps=1, init=str(tmp_path)))
+
+
+def test_the_ssim_term_alone_raises_the_generators_ssim(tmp_path, synth_viton, warp_dir):
+    only_ssim = dict(lambda_gan=0.0, lambda_fm=0.0, lambda_l1=0.0, lambda_mask=0.0, lambda_ssim=1.0)
+    cfg = _cfg(tmp_path, synth_viton, "generator", steps=20, lr=2e-3, ema_decay=0.0, checkpoint_every=100,
+               warp_model=str(warp_dir), **only_ssim)
+    trainer = Trainer(cfg)
+    batch = torch.utils.data.default_collate([trainer.dataset[i] for i in range(4)])
+
+    def score():
+        with torch.no_grad():
+            x, warped, _ = trainer.stage._inputs(batch)
+            return ssim(trainer.acc.unwrap_model(trainer.stage.G)(x, warped).image, batch["person"]).mean().item()
+
+    before = score()
+    trainer.train()
+    assert score() > before + 0.05
 
 
 def test_learning_rates_fall_linearly_to_zero_after_lr_decay_from(tmp_path, synth_viton, warp_dir):

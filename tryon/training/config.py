@@ -45,7 +45,9 @@ class TrainConfig:
 
     # losses
     gan_mode: str = "lsgan"  # lsgan | hinge
+    lambda_gan: float = 1.0  # generator stage: the adversarial term (lower it to fine-tune against a fresh D)
     lambda_l1: float = 10.0
+    lambda_ssim: float = 0.0  # generator stage: 1 - SSIM of the image (the metric's own window); 0: off
     lambda_fm: float = 10.0
     lambda_vgg: float = 10.0  # used only with vgg_weights
     lambda_mask: float = 1.0

@@ -7,6 +7,7 @@ drives any of them the same way.
 import copy
 import logging
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -15,7 +16,8 @@ from tryon.errors import TryOnError
 from tryon.metrics import psnr, ssim
 from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator
 from tryon.models.chain import batch_repr, load_pretrained, warp_garment
-from tryon.preprocess.person import CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, generator_input
+from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, generator_input,
+                                     paste_region)
 from tryon.training import losses as L
 
 log = logging.getLogger(__name__)
@@ -247,10 +249,13 @@ class GeneratorStage(Stage):
                 "l1": F.l1_loss(image, real),
                 "mask": L.mask_loss(out.mask.float(), wmask),
             }
+            if cfg.lambda_ssim > 0:
+                losses["ssim"] = 1 - ssim(image, real).mean()
             if self.vgg is not None:
                 losses["vgg"] = self.vgg(image, real)
-            total = (losses["g_gan"] + cfg.lambda_fm * losses["fm"] + cfg.lambda_l1 * losses["l1"]
-                     + cfg.lambda_mask * losses["mask"] + cfg.lambda_vgg * losses.get("vgg", 0))
+            total = (cfg.lambda_gan * losses["g_gan"] + cfg.lambda_fm * losses["fm"] + cfg.lambda_l1 * losses["l1"]
+                     + cfg.lambda_ssim * losses.get("ssim", 0) + cfg.lambda_mask * losses["mask"]
+                     + cfg.lambda_vgg * losses.get("vgg", 0))
             check_finite(losses, step, batch)
             acc.backward(total)
             self.opt_g.step()
@@ -270,7 +275,10 @@ class GeneratorStage(Stage):
     def evaluate(self, batch):
         x, warped, wmask = self._inputs(batch)
         out = self._eval_model()(x, warped)
-        m = batch["agnostic_mask"]
+        # scored as the pipeline pastes it: only over the old and the new garment (hard-edged here)
+        parts = zip(batch["parse"].cpu().numpy(), batch["agnostic_mask"][:, 0].cpu().numpy() > 0.5,
+                    wmask[:, 0].float().cpu().numpy() > 0.5, batch["category"])
+        m = torch.from_numpy(np.stack([paste_region(*p) for p in parts]))[:, None].to(out.image)
         return {"image": out.image, "pasted": out.image * m + batch["person"] * (1 - m), "warped": warped, "mask": out.mask}
 
     def metrics(self, batches):
