@@ -12,26 +12,32 @@ def _to255(x: torch.Tensor) -> torch.Tensor:
     return (x.float().clamp(-1, 1) + 1) * 127.5
 
 
-def _gaussian_window(size=11, sigma=1.5, device=None) -> torch.Tensor:
+def _gaussian(size=11, sigma=1.5, device=None) -> torch.Tensor:
     g = torch.exp(-((torch.arange(size, dtype=torch.float64, device=device) - size // 2) ** 2) / (2 * sigma**2))
-    g = (g / g.sum()).float()
-    return (g[:, None] * g[None, :]).expand(3, 1, size, size).contiguous()
+    return (g / g.sum()).float()
+
+
+def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """The 2-D Gaussian window (valid region) as two 1-D passes per channel: the same sums, about 2x faster."""
+    c, k = x.shape[1], g.numel()
+    x = F.conv2d(x, g.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
+    return F.conv2d(x, g.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean SSIM per image (valid-region Gaussian filtering, C1 = (0.01*255)^2, C2 = (0.03*255)^2); with a
     [N, 1, H, W] mask, the mean over the windows centred in the mask."""
     x, y = _to255(a), _to255(b)
-    w = _gaussian_window(device=x.device)
-    mu_x, mu_y = F.conv2d(x, w, groups=3), F.conv2d(y, w, groups=3)
-    sxx = F.conv2d(x * x, w, groups=3) - mu_x**2
-    syy = F.conv2d(y * y, w, groups=3) - mu_y**2
-    sxy = F.conv2d(x * y, w, groups=3) - mu_x * mu_y
+    g = _gaussian(device=x.device)
+    mu_x, mu_y = _blur(x, g), _blur(y, g)
+    sxx = _blur(x * x, g) - mu_x**2
+    syy = _blur(y * y, g) - mu_y**2
+    sxy = _blur(x * y, g) - mu_x * mu_y
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
     if mask is None:
         return s.mean(dim=(1, 2, 3))
-    r = w.shape[-1] // 2
+    r = g.numel() // 2
     m = mask.float()[..., r:-r, r:-r].expand_as(s)
     return (s * m).sum(dim=(1, 2, 3)) / m.sum(dim=(1, 2, 3)).clamp(min=1)
 
