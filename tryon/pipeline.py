@@ -264,7 +264,8 @@ class TryOnPipeline(DiffusionPipeline):
         """The generator on the person representation and the warped garment: a tryon.models.GeneratorOutput."""
         return self.generator(generator_input(batch["repr"], warped, warped_mask), warped)
 
-    def paste(self, batch: dict, images: torch.Tensor, warped_mask: torch.Tensor) -> tuple[list[Image.Image], list[np.ndarray]]:
+    def paste(self, batch: dict, images: torch.Tensor,
+              warped_mask: torch.Tensor) -> tuple[list[Image.Image], list[np.ndarray]]:
         """Put rendered crops ([N,3,H,W] in [-1,1]) back into the photos over the old and the new garment
         (`warped_mask`, [N,1,H,W] from `warp_garment`): (try-ons, paste masks at model size)."""
         grow = max(1, self.size[0] // 128)

@@ -100,7 +100,8 @@ def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") 
     return region | garment
 
 
-def paste_region(parse: np.ndarray, agnostic: np.ndarray, warped_mask: np.ndarray, category: str = "upper") -> np.ndarray:
+def paste_region(parse: np.ndarray, agnostic: np.ndarray, warped_mask: np.ndarray,
+                 category: str = "upper") -> np.ndarray:
     """Bool [H, W]: the pixels a try-on replaces in the photo, within the agnostic mask `agnostic`.
 
     The generator repaints the whole agnostic region (it never sees the arms, so it can draw them where an old
