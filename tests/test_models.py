@@ -22,7 +22,7 @@ def small(cls):
     """Each model with small channel counts, as the tests build it."""
     return {
         HumanParser: lambda: HumanParser(base_channels=8),
-        GeometricMatcher: lambda: GeometricMatcher(person_channels=5, feature_channels=32),
+        GeometricMatcher: lambda: GeometricMatcher(person_channels=5, feature_channels=32, flow_channels=8),
         TryOnGenerator: lambda: TryOnGenerator(in_channels=5, ngf=8, height=64, width=48),
         MultiScaleDiscriminator: lambda: MultiScaleDiscriminator(in_channels=5 + 3, ndf=8, spectral_norm=True),
     }[cls]()
@@ -69,6 +69,45 @@ def test_untrained_matcher_is_the_identity_warp(size):
     assert torch.allclose(points[1, 1, 2], torch.tensor([0.0, -0.5]))
     assert (warp(cloth[:, :3], grid) - cloth[:, :3]).abs().max() < 1e-4
     assert (warp(cloth[:, 3:], grid, fill=0.0) - cloth[:, 3:]).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_flow_refiner_starts_as_the_tps_warp_and_shifts_the_grid_in_grid_units(size):
+    torch.manual_seed(0)
+    tps = GeometricMatcher(person_channels=5, feature_channels=32).eval()
+    refined = GeometricMatcher(person_channels=5, feature_channels=32, flow_channels=8).eval()
+    missing, _ = refined.load_state_dict(tps.state_dict(), strict=False)
+    assert missing and all(k.startswith("refiner.") for k in missing)
+    with torch.no_grad():
+        tps.regressor[-1].bias.normal_(0, 0.05)  # a non-identity TPS, shared by both
+        refined.regressor[-1].bias.copy_(tps.regressor[-1].bias)
+    person, cloth = example_inputs(GeometricMatcher, n=2, height=size[0], width=size[1])
+    with torch.no_grad():
+        assert torch.equal(refined(person, cloth), tps(person, cloth))  # the refiner's last conv starts at zero
+        refined.refiner.head.bias.copy_(torch.tensor([0.1, -0.05]))  # a constant flow: x then y
+        shifted = refined(person, cloth)
+    assert shifted.shape == (2, *size, 2)
+    torch.testing.assert_close(shifted, tps(person, cloth) + torch.tensor([0.1, -0.05]), rtol=0, atol=1e-5)
+
+
+def test_flow_refiner_fits_a_local_bend_the_tps_alone_cannot():
+    torch.manual_seed(0)
+    height, width = 128, 96
+    rgb, mask = garment(1, height, width)
+    identity = F.affine_grid(torch.eye(2, 3)[None], (1, 1, height, width), align_corners=False)
+    ys = identity[..., 1:]
+    bend = identity + torch.cat([0.15 * torch.sin(12 * ys), torch.zeros_like(ys)], -1)  # a ripple along x
+    target = warp(rgb, bend)
+    person = torch.cat([target, warp(mask, bend, fill=0.0)], 1)
+    cloth = torch.cat([rgb, mask], 1)
+    final = {}
+    for flow_channels in (0, 8):
+        torch.manual_seed(0)
+        matcher = GeometricMatcher(person_channels=4, feature_channels=32, work_height=height, work_width=width,
+                                   flow_channels=flow_channels)
+        final[flow_channels] = _train(matcher, lambda: F.l1_loss(warp(rgb, matcher(person, cloth)), target), 30,
+                                      lr=2e-3)[-1]
+    assert final[8] < 0.6 * final[0], final
 
 
 def test_warp_reads_white_and_empty_mask_outside_the_garment():

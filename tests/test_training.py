@@ -111,6 +111,28 @@ def test_init_fine_tunes_from_saved_weights(tmp_path, synth_viton):
         Trainer(_cfg(tmp_path / "bad", synth_viton, "parser", steps=1, init=str(tmp_path)))
 
 
+def test_a_tps_warp_fine_tuned_with_a_flow_refiner_starts_as_that_warp(tmp_path, synth_viton, warp_dir):
+    cfg = _cfg(tmp_path, synth_viton, "warp", steps=3, checkpoint_every=100, init=str(warp_dir),
+               warp_flow_channels=8, lambda_ssim=1)
+    trainer = Trainer(cfg)
+    matcher = trainer.acc.unwrap_model(trainer.stage.model)
+    start, saved = matcher.state_dict(), _weights(warp_dir, GeometricMatcher)
+    assert matcher.config.flow_channels == 8 and all(torch.equal(start[k], saved[k]) for k in saved)
+    assert not matcher.refiner.head.weight.any()  # so its first grid is exactly the TPS warp's
+    batch = torch.utils.data.default_collate([{k: v for k, v in trainer.dataset[i].items() if k != "name"}
+                                              for i in range(2)])
+    losses = trainer.stage.training_step({**batch, "name": ["a", "b"], "category": ["upper"] * 2}, 1)
+    assert {"l1", "mask", "grid", "flow_tv", "ssim"} <= losses.keys()
+    model = trainer.train()
+    refined = GeometricMatcher.from_pretrained(model)
+    assert refined.config.flow_channels == 8 and refined.refiner.head.weight.any()
+    assert "ssim_garment" in json.loads((tmp_path / "warp" / "val.jsonl").read_text().splitlines()[-1])
+    kept = Trainer(_cfg(tmp_path / "kept", synth_viton, "warp", steps=1, init=str(model))).stage.model
+    assert kept.config.flow_channels == 8  # warp_flow_channels 0 keeps the refiner a warp already has
+    with pytest.raises(TryOnError, match="already has a flow refiner of 8 channels"):
+        Trainer(_cfg(tmp_path / "bad", synth_viton, "warp", steps=1, init=str(model), warp_flow_channels=4))
+
+
 def test_the_ssim_term_alone_raises_the_generators_ssim(tmp_path, synth_viton, warp_dir):
     only_ssim = dict(lambda_gan=0.0, lambda_fm=0.0, lambda_l1=0.0, lambda_mask=0.0, lambda_ssim=1.0)
     cfg = _cfg(tmp_path, synth_viton, "generator", steps=20, lr=2e-3, ema_decay=0.0, checkpoint_every=100,

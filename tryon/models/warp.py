@@ -1,4 +1,5 @@
-"""Geometric matching (CP-VTON+-style): regress a thin-plate-spline warp that lays the garment onto the body.
+"""Geometric matching (CP-VTON+-style): regress a thin-plate-spline warp that lays the garment onto the body,
+then (optionally) refine it with a dense flow, as appearance-flow methods (PF-AFN) do.
 
 Coordinates follow `torch.nn.functional.grid_sample` with align_corners=False: x (width) then y (height), -1 and 1 at
 the outer edges of the image. The TPS control points start on a regular `grid_size` x `grid_size` lattice spanning
@@ -47,19 +48,51 @@ def _feature_extractor(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class FlowRefiner(nn.Module):
+    """A small U-Net (four stride-2 levels) on [person representation, TPS-warped garment RGB + mask] that predicts a
+    dense correction [N, 2, H, W] to the sampling grid, in grid units. Its last conv starts at zero, so a refiner
+    added to a trained TPS warp starts out as exactly that warp."""
+
+    def __init__(self, in_channels: int, channels: int):
+        super().__init__()
+        widths = [channels, channels * 2, channels * 4, channels * 4, channels * 4]
+        self.stem = ConvNormAct(in_channels, widths[0], 3)
+        self.downs = nn.ModuleList(ConvNormAct(a, b, 3, 2) for a, b in zip(widths, widths[1:]))
+        self.ups = nn.ModuleList(ConvNormAct(b + a, a, 3) for a, b in zip(widths, widths[1:]))
+        self.head = nn.Conv2d(widths[0], 2, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [self.stem(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        y = skips.pop()
+        for up in reversed(self.ups):
+            skip = skips.pop()
+            y = up(torch.cat([F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1))
+        return self.head(y)
+
+
 class GeometricMatcher(ModelMixin, ConfigMixin):
-    """Person representation + garment (RGB + mask) -> TPS sampling grid that warps the garment onto the person.
+    """Person representation + garment (RGB + mask) -> sampling grid that warps the garment onto the person.
 
     Both inputs are resized to the working size `work_height` x `work_width`; features at 1/16 of it (16x12 by
     default) are L2-normalised and correlated (every person location against every garment location, as in
     CP-VTON); two stride-2 convs and a linear layer regress the offsets of the control points from the regular
     lattice. That layer starts at zero, so an untrained model returns the identity warp. The dense grid is then
     evaluated at the person's own resolution, in float32, so it serves 1024x768 as well as 256x192.
+
+    With `flow_channels` > 0 a FlowRefiner (that many base channels) then sees the garment TPS-warped at half the
+    working size beside the person and adds a dense, zero-initialised correction to the grid (upsampled to the person's
+    size): the TPS lays out the garment's overall shape, the flow moves what a 5x5 spline cannot (collars, sleeve
+    edges, the print against the body). 0 keeps the TPS alone.
     """
 
     @register_to_config
     def __init__(self, person_channels: int = 3 + 1 + NUM_PARSE + NUM_JOINTS, cloth_channels: int = 4,
-                 grid_size: int = 5, feature_channels: int = 128, work_height: int = 256, work_width: int = 192):
+                 grid_size: int = 5, feature_channels: int = 128, work_height: int = 256, work_width: int = 192,
+                 flow_channels: int = 0):
         super().__init__()
         if work_height % 16 or work_width % 16:
             raise ValueError(f"work_height and work_width must be multiples of 16, got {work_height}x{work_width}")
@@ -72,6 +105,7 @@ class GeometricMatcher(ModelMixin, ConfigMixin):
         )
         nn.init.zeros_(self.regressor[-1].weight)
         nn.init.zeros_(self.regressor[-1].bias)
+        self.refiner = FlowRefiner(person_channels + cloth_channels, flow_channels) if flow_channels > 0 else None
 
         # Control lattice and the TPS solve that turns control points into spline coefficients; both are fixed by
         # grid_size, so they are derived here rather than saved.
@@ -112,12 +146,26 @@ class GeometricMatcher(ModelMixin, ConfigMixin):
             grid = pixels + torch.einsum("pk,nkc->npc", weights, offsets)
         return grid.view(-1, height, width, 2)
 
+    def flow(self, person: torch.Tensor, cloth: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """The refiner's correction [N, 2, h, w] at half the working size (a quarter of the cost; the flow is smooth,
+        and bilinear upsampling keeps it sub-pixel), for the TPS of control points `points`."""
+        size = (self.config.work_height // 2, self.config.work_width // 2)
+        cloth, grid = _resize(cloth, size), self.grid(points, *size)
+        tps_warped = torch.cat([warp(cloth[:, :3], grid), warp(cloth[:, 3:], grid, fill=0.0)], 1)  # RGB on white, mask
+        return self.refiner(torch.cat([_resize(person, size), tps_warped], 1))
+
     def forward(self, person: torch.Tensor, cloth: torch.Tensor, return_control_points: bool = False):
         """person [N, person_channels, H, W], cloth [N, cloth_channels, h, w] (RGB in [-1,1] + mask in [0,1]) ->
         grid [N, H, W, 2] for `warp(cloth_rgb, grid)`; with return_control_points, (grid, control points [N,G,G,2]).
         """
         points = self.control_points(person, cloth)
-        grid = self.grid(points, *person.shape[-2:])
+        height, width = person.shape[-2:]
+        grid = self.grid(points, height, width)
+        if self.refiner is not None:
+            flow = self.flow(person, cloth, points).float()
+            if flow.shape[-2:] != (height, width):
+                flow = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False)
+            grid = grid + flow.permute(0, 2, 3, 1)
         return (grid, points) if return_control_points else grid
 
 

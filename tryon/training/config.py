@@ -39,6 +39,7 @@ class TrainConfig:
     warp_model: str | None = None  # generator stage: the trained warp (a model folder or a pipeline folder)
     parser_channels: int = 32
     warp_grid_size: int = 5
+    warp_flow_channels: int = 0  # warp stage: a dense flow refiner after the TPS (base channels); 0: TPS only
     ngf: int = 32
     ndf: int = 64
     num_d: int = 2
@@ -47,11 +48,12 @@ class TrainConfig:
     gan_mode: str = "lsgan"  # lsgan | hinge
     lambda_gan: float = 1.0  # generator stage: the adversarial term (lower it to fine-tune against a fresh D)
     lambda_l1: float = 10.0
-    lambda_ssim: float = 0.0  # generator stage: 1 - SSIM of the image (the metric's own window); 0: off
+    lambda_ssim: float = 0.0  # generator and warp stages: 1 - SSIM of the image (the metric's own window); 0: off
     lambda_fm: float = 10.0
     lambda_vgg: float = 10.0  # used only with vgg_weights
     lambda_mask: float = 1.0
     lambda_grid: float = 0.04  # warp stage: TPS control-grid smoothness
+    lambda_flow: float = 1.0  # warp stage: total variation of the flow refiner's correction (grid units)
     vgg_weights: str | None = None  # local VGG19 weights file; nothing is downloaded
 
     # bookkeeping

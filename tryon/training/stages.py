@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tryon.data.labels import GARMENT_LABELS, NUM_PARSE
 from tryon.errors import TryOnError
 from tryon.metrics import psnr, ssim
-from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator
+from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator, warp
 from tryon.models.chain import batch_repr, load_pretrained, warp_garment
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, generator_input,
                                      paste_region)
@@ -135,11 +135,28 @@ class WarpStage(Stage):
 
     def __init__(self, cfg, accelerator):
         super().__init__(cfg, accelerator)
-        self.model = self._init_or_new(GeometricMatcher, "warp", person_channels=PERSON_REPR_CHANNELS,
-                                       cloth_channels=CLOTH_CHANNELS, grid_size=cfg.warp_grid_size)
+        self.model = self._with_refiner(self._init_or_new(
+            GeometricMatcher, "warp", person_channels=PERSON_REPR_CHANNELS, cloth_channels=CLOTH_CHANNELS,
+            grid_size=cfg.warp_grid_size, flow_channels=cfg.warp_flow_channels))
         self.opt = self._optimizer(self.model.parameters(), cfg.lr)
         self.model, self.opt = accelerator.prepare(self.model, self.opt)
         self.vgg = self._vgg()
+
+    def _with_refiner(self, model: GeometricMatcher) -> GeometricMatcher:
+        """`model`, given a zero-initialised flow refiner when warp_flow_channels asks for one and it has none (a
+        TPS-only warp fine-tuned into TPS + flow: it starts out as exactly that warp)."""
+        want, have = self.cfg.warp_flow_channels, model.config.flow_channels
+        if want == have or (want == 0 and self.cfg.init):
+            return model
+        if have:
+            raise TryOnError(f"{self.cfg.init}: this warp already has a flow refiner of {have} channels; "
+                             f"set warp_flow_channels = {have} (or 0) to fine-tune it")
+        log.info("adding a flow refiner (%d channels) to the TPS warp of %s", want, self.cfg.init)
+        config = {k: v for k, v in model.config.items() if not k.startswith("_")}
+        refined = GeometricMatcher(**{**config, "flow_channels": want})
+        missing, unexpected = refined.load_state_dict(model.state_dict(), strict=False)
+        assert not unexpected and all(k.startswith("refiner.") for k in missing), (missing, unexpected)
+        return refined
 
     @staticmethod
     def targets(batch):
@@ -151,13 +168,22 @@ class WarpStage(Stage):
         target, region = self.targets(batch)
         with self.acc.accumulate(self.model):
             with self.acc.autocast():
-                warped, wmask, cps = warp_garment(self.model, batch, batch_repr(batch))
-            warped, wmask = warped.float(), wmask.float()
+                grid, cps = self.model(batch_repr(batch), torch.cat([batch["cloth"], batch["cloth_mask"]], 1),
+                                       return_control_points=True)
+            warped, wmask = warp(batch["cloth"], grid).float(), warp(batch["cloth_mask"], grid, fill=0.0).float()
             losses = {"l1": F.l1_loss(warped, target), "mask": F.l1_loss(wmask, region),
                       "grid": L.tps_grid_regularisation(cps.float())}
+            matcher = self.acc.unwrap_model(self.model)
+            if matcher.refiner is not None:  # the refiner's correction: what the grid adds to the TPS alone
+                flow = grid.float() - matcher.grid(cps, *grid.shape[1:3])
+                losses["flow_tv"] = L.total_variation(flow.permute(0, 3, 1, 2))
+            if cfg.lambda_ssim > 0:
+                losses["ssim"] = 1 - ssim(warped, target).mean()
             if self.vgg is not None:
                 losses["vgg"] = self.vgg(warped, target)
-            total = losses["l1"] + losses["mask"] + cfg.lambda_grid * losses["grid"] + cfg.lambda_vgg * 0.1 * losses.get("vgg", 0)
+            total = (losses["l1"] + losses["mask"] + cfg.lambda_grid * losses["grid"]
+                     + cfg.lambda_flow * losses.get("flow_tv", 0) + cfg.lambda_ssim * losses.get("ssim", 0)
+                     + cfg.lambda_vgg * 0.1 * losses.get("vgg", 0))
             check_finite(losses, step, batch)
             self.acc.backward(total)
             self.opt.step()
@@ -170,14 +196,16 @@ class WarpStage(Stage):
         return {"warped": warped, "wmask": wmask}
 
     def metrics(self, batches):
-        ps, ious = [], []
+        ps, ss, ious = [], [], []
         for batch, out in batches:
             target, region = self.targets(batch)
             ps.append(psnr(out["warped"], target, region))
+            ss.append(ssim(out["warped"], target, region))
             m = out["wmask"] > 0.5
             r = region > 0.5
             ious.append((m & r).sum(dim=(1, 2, 3)) / (m | r).sum(dim=(1, 2, 3)).clamp(min=1))
-        return {"psnr_garment": torch.cat(ps).mean().item(), "mask_iou": torch.cat(ious).float().mean().item()}
+        return {"psnr_garment": torch.cat(ps).mean().item(), "ssim_garment": torch.cat(ss).mean().item(),
+                "mask_iou": torch.cat(ious).float().mean().item()}
 
     def grid(self, batch, out):
         target, _ = self.targets(batch)
