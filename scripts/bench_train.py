@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Training throughput per stage at 256x192 on this machine, beside the reference pix2pix step timed in the same run.
 
-Prints JSON: for each stage (parser; warp as TPS alone and with the flow refiner of viton_warp.toml, bf16; generator,
-also with bf16 autocast) the median seconds per
+Prints JSON: for each stage (parser; warp as TPS alone, with one flow refiner and with the two-refiner cascade of
+viton_warp.toml, bf16; generator, also with bf16 autocast) the median seconds per
 training step at the stage's batch size after warm-up, images/s, peak RSS of a process doing only that, and the
 ratio of images/s to the reference pix2pix training step (../shared/bench/ref_step.py). Batches come from a
 synthetic dataset already in memory, so this measures the model step, not data loading.
@@ -28,12 +28,12 @@ def peak_rss_mb() -> int:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024)
     raise RuntimeError("no VmHWM in /proc/self/status")
-# (stage, batch size, mixed precision, the warp's flow refiner channels)
-CASES = [("parser", 8, "no", 0), ("warp", 8, "no", 0), ("warp", 8, "bf16", 32), ("generator", 4, "no", 0),
-         ("generator", 4, "bf16", 0)]
+# (stage, batch size, mixed precision, the warp's flow refiner channels, flow refiners in cascade)
+CASES = [("parser", 8, "no", 0, 1), ("warp", 8, "no", 0, 1), ("warp", 8, "bf16", 32, 1), ("warp", 8, "bf16", 32, 2),
+         ("generator", 4, "no", 0, 1), ("generator", 4, "bf16", 0, 1)]
 
 
-def one(stage: str, batch_size: int, precision: str, flow: int, steps: int, threads: int) -> dict:
+def one(stage: str, batch_size: int, precision: str, flow: int, flow_stages: int, steps: int, threads: int) -> dict:
     import torch
     from accelerate import Accelerator
 
@@ -49,7 +49,8 @@ def one(stage: str, batch_size: int, precision: str, flow: int, steps: int, thre
     data = make_synthetic_dataset(tmp / "data", n_train=batch_size, n_test=1)
     GeometricMatcher().save_pretrained(tmp / "warp")
     cfg = TrainConfig(stage=stage, data=str(data), batch_size=batch_size, mixed_precision=precision,
-                      warp_model=str(tmp / "warp"), output_dir=str(tmp / "run"), warp_flow_channels=flow)
+                      warp_model=str(tmp / "warp"), output_dir=str(tmp / "run"), warp_flow_channels=flow,
+                      warp_flow_stages=flow_stages)
     stage_obj = STAGES[stage](cfg, Accelerator(mixed_precision=precision, cpu=True))
     ds = TryOnDataset(data, "train")
     batch = _collate([ds[i] for i in range(batch_size)])
@@ -60,6 +61,7 @@ def one(stage: str, batch_size: int, precision: str, flow: int, steps: int, thre
         times.append(time.perf_counter() - t)
     step_s = statistics.median(times[2:])
     return {"stage": stage, "precision": precision, "batch_size": batch_size, "flow_channels": flow,
+            "flow_stages": flow_stages,
             "step_s": round(step_s, 4),
             "images_per_s": round(batch_size / step_s, 2),
             "peak_rss_mb": peak_rss_mb()}
@@ -72,8 +74,8 @@ def main():
     p.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case in this process
     a = p.parse_args()
     if a.case:
-        stage, bs, precision, flow = a.case.split(":")
-        print(json.dumps(one(stage, int(bs), precision, int(flow), a.steps, a.threads)))
+        stage, bs, precision, flow, flow_stages = a.case.split(":")
+        print(json.dumps(one(stage, int(bs), precision, int(flow), int(flow_stages), a.steps, a.threads)))
         return
     result = {"threads": a.threads, "size": "256x192"}
     ref = None
@@ -86,8 +88,8 @@ def main():
     else:
         result["reference"] = f"not found at {REF}: no ratios"
     result["stages"] = []
-    for stage, bs, precision, flow in CASES:
-        out = subprocess.run([sys.executable, __file__, "--case", f"{stage}:{bs}:{precision}:{flow}",
+    for stage, bs, precision, flow, flow_stages in CASES:
+        out = subprocess.run([sys.executable, __file__, "--case", f"{stage}:{bs}:{precision}:{flow}:{flow_stages}",
                               "--steps", str(a.steps), "--threads", str(a.threads)],
                              capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])

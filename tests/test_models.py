@@ -90,6 +90,32 @@ def test_flow_refiner_starts_as_the_tps_warp_and_shifts_the_grid_in_grid_units(s
     torch.testing.assert_close(shifted, tps(person, cloth) + torch.tensor([0.1, -0.05]), rtol=0, atol=1e-5)
 
 
+def test_a_flow_cascade_starts_as_the_warp_it_grew_from_and_each_refiner_sees_the_last_ones_grid():
+    torch.manual_seed(0)
+    one = GeometricMatcher(person_channels=5, feature_channels=32, flow_channels=8).eval()
+    two = GeometricMatcher(person_channels=5, feature_channels=32, flow_channels=8, flow_stages=2).eval()
+    missing, _ = two.load_state_dict(one.state_dict(), strict=False)
+    assert missing and all(k.startswith("cascade.0.") for k in missing)
+    person, cloth = example_inputs(GeometricMatcher, n=2)
+    with torch.no_grad():
+        one.refiner.head.bias.copy_(torch.tensor([0.1, -0.05]))
+        two.refiner.head.bias.copy_(one.refiner.head.bias)
+        assert torch.equal(two(person, cloth), one(person, cloth))  # the added refiner's last conv starts at zero
+        seen = []
+        handle = two.cascade[0].register_forward_hook(lambda module, args, out: seen.append(args[0][:, -4:]))
+        two.cascade[0].head.bias.copy_(torch.tensor([-0.02, 0.03]))
+        shifted = two(person, cloth)
+        handle.remove()
+        size = (two.config.work_height // 2, two.config.work_width // 2)
+        small = F.interpolate(cloth, size=size, mode="bilinear", align_corners=False, antialias=True)
+        first = two.grid(two.control_points(person, cloth), *size) + torch.tensor([0.1, -0.05])
+        expected = torch.cat([warp(small[:, :3], first), warp(small[:, 3:], first, fill=0.0)], 1)
+    torch.testing.assert_close(seen[0], expected, rtol=0, atol=1e-5)  # the garment after the first refiner
+    torch.testing.assert_close(shifted, one(person, cloth) + torch.tensor([-0.02, 0.03]), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="flow_stages must be at least 1"):
+        GeometricMatcher(person_channels=5, feature_channels=32, flow_channels=8, flow_stages=0)
+
+
 def test_flow_refiner_fits_a_local_bend_the_tps_alone_cannot():
     torch.manual_seed(0)
     height, width = 128, 96

@@ -133,6 +133,22 @@ def test_a_tps_warp_fine_tuned_with_a_flow_refiner_starts_as_that_warp(tmp_path,
         Trainer(_cfg(tmp_path / "bad", synth_viton, "warp", steps=1, init=str(model), warp_flow_channels=4))
 
 
+def test_a_flow_warp_grows_a_cascade_that_starts_as_that_warp_and_keeps_it(tmp_path, synth_viton, warp_dir):
+    flow = train(_cfg(tmp_path / "flow", synth_viton, "warp", steps=2, checkpoint_every=100, init=str(warp_dir),
+                      warp_flow_channels=8))
+    trainer = Trainer(_cfg(tmp_path / "grown", synth_viton, "warp", steps=2, checkpoint_every=100, init=str(flow),
+                           warp_flow_stages=2))
+    matcher = trainer.acc.unwrap_model(trainer.stage.model)
+    start, saved = matcher.state_dict(), _weights(flow, GeometricMatcher)
+    assert matcher.config.flow_stages == 2 and all(torch.equal(start[k], saved[k]) for k in saved)
+    assert not matcher.cascade[0].head.weight.any()
+    model = trainer.train()
+    grown = GeometricMatcher.from_pretrained(model)
+    assert grown.config.flow_stages == 2 and grown.cascade[0].head.weight.any()
+    kept = Trainer(_cfg(tmp_path / "kept", synth_viton, "warp", steps=1, init=str(model)))
+    assert kept.stage.model.config.flow_stages == 2  # warp_flow_stages 1 keeps the cascade a warp already has
+
+
 def test_the_ssim_term_alone_raises_the_generators_ssim(tmp_path, synth_viton, warp_dir):
     only_ssim = dict(lambda_gan=0.0, lambda_fm=0.0, lambda_l1=0.0, lambda_mask=0.0, lambda_ssim=1.0)
     cfg = _cfg(tmp_path, synth_viton, "generator", steps=20, lr=2e-3, ema_decay=0.0, checkpoint_every=100,

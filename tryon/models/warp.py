@@ -86,13 +86,15 @@ class GeometricMatcher(ModelMixin, ConfigMixin):
     With `flow_channels` > 0 a FlowRefiner (that many base channels) then sees the garment TPS-warped at half the
     working size beside the person and adds a dense, zero-initialised correction to the grid (upsampled to the person's
     size): the TPS lays out the garment's overall shape, the flow moves what a 5x5 spline cannot (collars, sleeve
-    edges, the print against the body). 0 keeps the TPS alone.
+    edges, the print against the body). 0 keeps the TPS alone. With `flow_stages` > 1, that many refiners run in
+    cascade (as PF-AFN refines its flow step by step): each sees the garment warped by the grid so far and adds its
+    own zero-initialised correction, so a cascade grown from a trained warp starts out as exactly that warp.
     """
 
     @register_to_config
     def __init__(self, person_channels: int = 3 + 1 + NUM_PARSE + NUM_JOINTS, cloth_channels: int = 4,
                  grid_size: int = 5, feature_channels: int = 128, work_height: int = 256, work_width: int = 192,
-                 flow_channels: int = 0):
+                 flow_channels: int = 0, flow_stages: int = 1):
         super().__init__()
         if work_height % 16 or work_width % 16:
             raise ValueError(f"work_height and work_width must be multiples of 16, got {work_height}x{work_width}")
@@ -105,7 +107,11 @@ class GeometricMatcher(ModelMixin, ConfigMixin):
         )
         nn.init.zeros_(self.regressor[-1].weight)
         nn.init.zeros_(self.regressor[-1].bias)
+        if flow_stages < 1:
+            raise ValueError(f"flow_stages must be at least 1, got {flow_stages}")
         self.refiner = FlowRefiner(person_channels + cloth_channels, flow_channels) if flow_channels > 0 else None
+        later = flow_stages - 1 if flow_channels > 0 else 0
+        self.cascade = nn.ModuleList(FlowRefiner(person_channels + cloth_channels, flow_channels) for _ in range(later))
 
         # Control lattice and the TPS solve that turns control points into spline coefficients; both are fixed by
         # grid_size, so they are derived here rather than saved.
@@ -147,12 +153,18 @@ class GeometricMatcher(ModelMixin, ConfigMixin):
         return grid.view(-1, height, width, 2)
 
     def flow(self, person: torch.Tensor, cloth: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """The refiner's correction [N, 2, h, w] at half the working size (a quarter of the cost; the flow is smooth,
-        and bilinear upsampling keeps it sub-pixel), for the TPS of control points `points`."""
+        """The refiners' correction [N, 2, h, w] at half the working size (a quarter of the cost; the flow is smooth,
+        and bilinear upsampling keeps it sub-pixel), for the TPS of control points `points`: the sum of what each
+        refiner adds, each given the garment warped by the TPS and the refiners before it."""
         size = (self.config.work_height // 2, self.config.work_width // 2)
-        cloth, grid = _resize(cloth, size), self.grid(points, *size)
-        tps_warped = torch.cat([warp(cloth[:, :3], grid), warp(cloth[:, 3:], grid, fill=0.0)], 1)  # RGB on white, mask
-        return self.refiner(torch.cat([_resize(person, size), tps_warped], 1))
+        cloth, person = _resize(cloth, size), _resize(person, size)
+        tps = self.grid(points, *size)
+        grid, flow = tps, 0
+        for refiner in [self.refiner, *self.cascade]:
+            warped = torch.cat([warp(cloth[:, :3], grid), warp(cloth[:, 3:], grid, fill=0.0)], 1)  # RGB on white, mask
+            flow = flow + refiner(torch.cat([person, warped], 1))
+            grid = tps + flow.float().permute(0, 2, 3, 1)
+        return flow
 
     def forward(self, person: torch.Tensor, cloth: torch.Tensor, return_control_points: bool = False):
         """person [N, person_channels, H, W], cloth [N, cloth_channels, h, w] (RGB in [-1,1] + mask in [0,1]) ->

@@ -40,6 +40,7 @@ class TrainConfig:
     parser_channels: int = 32
     warp_grid_size: int = 5
     warp_flow_channels: int = 0  # warp stage: a dense flow refiner after the TPS (base channels); 0: TPS only
+    warp_flow_stages: int = 1  # warp stage: flow refiners in cascade (a warp with more keeps them)
     ngf: int = 32
     ndf: int = 64
     num_d: int = 2

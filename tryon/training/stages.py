@@ -137,25 +137,29 @@ class WarpStage(Stage):
         super().__init__(cfg, accelerator)
         self.model = self._with_refiner(self._init_or_new(
             GeometricMatcher, "warp", person_channels=PERSON_REPR_CHANNELS, cloth_channels=CLOTH_CHANNELS,
-            grid_size=cfg.warp_grid_size, flow_channels=cfg.warp_flow_channels))
+            grid_size=cfg.warp_grid_size, flow_channels=cfg.warp_flow_channels, flow_stages=cfg.warp_flow_stages))
         self.opt = self._optimizer(self.model.parameters(), cfg.lr)
         self.model, self.opt = accelerator.prepare(self.model, self.opt)
         self.vgg = self._vgg()
 
     def _with_refiner(self, model: GeometricMatcher) -> GeometricMatcher:
-        """`model`, given a zero-initialised flow refiner when warp_flow_channels asks for one and it has none (a
-        TPS-only warp fine-tuned into TPS + flow: it starts out as exactly that warp)."""
+        """`model`, given zero-initialised flow refiners where warp_flow_channels and warp_flow_stages ask for more
+        than it has (a TPS-only warp fine-tuned into TPS + flow, or a cascade grown by a stage): it starts out as
+        exactly that warp."""
         want, have = self.cfg.warp_flow_channels, model.config.flow_channels
-        if want == have or (want == 0 and self.cfg.init):
-            return model
-        if have:
+        stages = max(self.cfg.warp_flow_stages, model.config.flow_stages)
+        if have and want not in (0, have):
             raise TryOnError(f"{self.cfg.init}: this warp already has a flow refiner of {have} channels; "
                              f"set warp_flow_channels = {have} (or 0) to fine-tune it")
-        log.info("adding a flow refiner (%d channels) to the TPS warp of %s", want, self.cfg.init)
+        channels = have or want
+        if (channels, stages) == (have, model.config.flow_stages) or not channels:
+            return model
+        log.info("growing the warp of %s to %d flow refiner(s) of %d channels (it had %d of %d)", self.cfg.init,
+                 stages, channels, len(model.cascade) + (model.refiner is not None), have)
         config = {k: v for k, v in model.config.items() if not k.startswith("_")}
-        refined = GeometricMatcher(**{**config, "flow_channels": want})
+        refined = GeometricMatcher(**{**config, "flow_channels": channels, "flow_stages": stages})
         missing, unexpected = refined.load_state_dict(model.state_dict(), strict=False)
-        assert not unexpected and all(k.startswith("refiner.") for k in missing), (missing, unexpected)
+        assert not unexpected and all(k.startswith(("refiner.", "cascade.")) for k in missing), (missing, unexpected)
         return refined
 
     @staticmethod
