@@ -159,11 +159,11 @@ class GeometricMatcher(ModelMixin, ConfigMixin):
         size = (self.config.work_height // 2, self.config.work_width // 2)
         cloth, person = _resize(cloth, size), _resize(person, size)
         tps = self.grid(points, *size)
-        grid, flow = tps, 0
+        flow = torch.zeros_like(tps).permute(0, 3, 1, 2)
         for refiner in [self.refiner, *self.cascade]:
+            grid = tps + flow.permute(0, 2, 3, 1)
             warped = torch.cat([warp(cloth[:, :3], grid), warp(cloth[:, 3:], grid, fill=0.0)], 1)  # RGB on white, mask
-            flow = flow + refiner(torch.cat([person, warped], 1))
-            grid = tps + flow.float().permute(0, 2, 3, 1)
+            flow = flow + refiner(torch.cat([person, warped], 1)).float()
         return flow
 
     def forward(self, person: torch.Tensor, cloth: torch.Tensor, return_control_points: bool = False):

@@ -155,7 +155,7 @@ class WarpStage(Stage):
         if (channels, stages) == (have, model.config.flow_stages) or not channels:
             return model
         log.info("growing the warp of %s to %d flow refiner(s) of %d channels (it had %d of %d)", self.cfg.init,
-                 stages, channels, len(model.cascade) + (model.refiner is not None), have)
+                 stages, channels, model.config.flow_stages if have else 0, have)
         config = {k: v for k, v in model.config.items() if not k.startswith("_")}
         refined = GeometricMatcher(**{**config, "flow_channels": channels, "flow_stages": stages})
         missing, unexpected = refined.load_state_dict(model.state_dict(), strict=False)
