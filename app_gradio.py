@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The try-on app (tryon/app.py): python app_gradio.py [--host 127.0.0.1] [--port 7860] [--weights DIR]
-[--catalog DIR_OR_FILE] [--examples DIR] [--share]"""
+[--catalog DIR_OR_FILE] [--examples DIR] [--single-pass] [--share]"""
 import argparse
 import logging
 import sys
@@ -19,11 +19,14 @@ def main(argv=None) -> int:
                                      "of garment images (default: the shipped examples)")
     p.add_argument("--examples", help="a dataset folder (VITON, VITON-HD or DressCode layout) whose persons and "
                                       "garments to offer as examples")
+    p.add_argument("--single-pass", action="store_true",
+                   help="render photo try-ons once instead of averaging with the mirrored render (faster, a little "
+                        "less accurate; the live webcam try-on always renders once)")
     p.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        pipe = load_pipeline(args.weights)
+        pipe = load_pipeline(args.weights, mirror_average=not args.single_pass)
         persons, products = load_content(args.catalog, args.examples)
     except TryOnError as e:
         print(f"app_gradio.py: error: {e}", file=sys.stderr)

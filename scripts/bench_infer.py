@@ -3,8 +3,10 @@
 
 Prints JSON: for a 1024x768 person photo (a synthetic person, JPEG on disk) and a garment photo, the median seconds
 per stage after warm-up (preprocess = load + pose + crop + parse + agnostic, with load and pose also alone; warp;
-generate; paste) and end to end; batched throughput (images/s at batch 4 and 8); peak RSS of the process before the
-reference runs; and every time as a ratio to the reference U-Net-256 forward (../shared/bench/ref_step.py).
+generate; paste; warp and generate run once more on the mirrored input under mirror averaging, the default) and
+end to end, with mirror averaging and in a single pass; batched throughput (images/s at batch 4 and 8, both ways);
+peak RSS of the process before the reference runs; and every time as a ratio to the reference U-Net-256 forward
+(../shared/bench/ref_step.py).
 Uses the default weights in weights/ when there are some, otherwise random-init models of the default config.
 Usage: scripts/bench_infer.py [--threads 2] [--runs 10] [--weights DIR]
 """
@@ -82,10 +84,13 @@ def main():
     seconds["load"] = median_time(lambda: load_image(person), a.runs)
     seconds["pose"] = median_time(lambda: pipe.pose_detector(photo), a.runs)
     seconds["end_to_end"] = median_time(lambda: pipe(person, garment), a.runs)
-    throughput = {}
+    seconds["end_to_end_single_pass"] = median_time(lambda: pipe(person, garment, mirror_average=False), a.runs)
+    throughput = {"batch_1": round(1 / seconds["end_to_end"], 2),
+                  "batch_1_single_pass": round(1 / seconds["end_to_end_single_pass"], 2)}
     for b in (4, 8):
-        throughput[f"batch_{b}"] = round(b / median_time(lambda: pipe([person] * b, [garment] * b), 3, 1), 2)
-    throughput["batch_1"] = round(1 / seconds["end_to_end"], 2)
+        for name, mirror in (("", True), ("_single_pass", False)):
+            run = lambda: pipe([person] * b, [garment] * b, mirror_average=mirror)
+            throughput[f"batch_{b}{name}"] = round(b / median_time(run, 3, 1), 2)
     peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
     result = {

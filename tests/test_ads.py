@@ -465,8 +465,8 @@ def test_cli_ads_end_to_end(tmp_path, monkeypatch, capsys):
     photo, profile, cat = _setup(tmp_path)
     loaded = []
 
-    def load_pipeline(weights):
-        loaded.append(weights)
+    def load_pipeline(weights, mirror_average=True):
+        loaded.append((weights, mirror_average))
         return lambda p, g, category="upper": types.SimpleNamespace(images=[fake_tryon(p, g, category)])
 
     monkeypatch.setitem(sys.modules, "tryon.pipeline", types.SimpleNamespace(load_pipeline=load_pipeline))
@@ -474,8 +474,9 @@ def test_cli_ads_end_to_end(tmp_path, monkeypatch, capsys):
     args = ["ads", "--photo", str(photo), "--profile", str(profile), "--catalog", str(cat), "--out", str(out),
             "--formats", "mrec", "--top-k", "1", "--weights", "W"]
     assert main(args) == 0
-    assert loaded == ["W"] and "1. RED-1: red, one of your colours" in capsys.readouterr().out
+    assert loaded == [("W", True)] and "1. RED-1: red, one of your colours" in capsys.readouterr().out
     assert json.loads((out / "ads.json").read_text())["picks"][0]["files"] == {"mrec": "01_RED-1_mrec.png"}
+    assert main([*args, "--single-pass"]) == 0 and loaded[-1] == ("W", False)
     profile.write_text(json.dumps({"budget": "cheap"}))
     assert main(args) == 2
-    assert "'budget' must be" in capsys.readouterr().err and loaded == ["W"]  # failed before loading the model
+    assert "'budget' must be" in capsys.readouterr().err and len(loaded) == 2  # failed before loading the model

@@ -16,6 +16,7 @@ from PIL import Image
 from tryon.catalog import list_models, make_jobs, parse_size, render_catalog
 from tryon.data.synthetic import make_sample
 from tryon.errors import TryOnError
+from tryon.pipeline import load_pipeline
 from tryon.products import Product
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +86,7 @@ def test_render_outputs_sheets_and_manifest(rendered, inputs, tiny_pipeline):
     assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(tiny_pipeline(model, garment).images[0]))
 
 
-def test_resume_skips_what_is_done(rendered, inputs, tiny_pipeline, tmp_path):
+def test_resume_skips_what_is_done(rendered, inputs, tiny_pipeline, tiny_pipeline_dir, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(rendered[0], out)
     again = render_catalog(tiny_pipeline, inputs[0], inputs[1], out, batch_size=4)
@@ -98,6 +99,11 @@ def test_resume_skips_what_is_done(rendered, inputs, tiny_pipeline, tmp_path):
     # another size is another render: every job is redone, in the new format's files
     again = render_catalog(tiny_pipeline, inputs[0], inputs[1], out, fmt="jpg", size=(120, 160), quality=80)
     assert again["done"] == 6 and Image.open(out / "SKU-0__model-0.jpg").size == (120, 160)
+    # so is a render in one pass instead of two averaged
+    single = load_pipeline(tiny_pipeline_dir, mirror_average=False)
+    again = render_catalog(single, inputs[0], inputs[1], out, fmt="jpg", size=(120, 160), quality=80)
+    assert again["done"] == 6
+    assert all(json.loads(line)["mirror_average"] is False for line in (out / "manifest.jsonl").open())
 
 
 def test_killed_run_resumes_to_a_whole_result(tiny_pipeline_dir, tiny_pipeline, tmp_path):

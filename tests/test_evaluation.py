@@ -29,7 +29,7 @@ def test_evaluate_writes_metrics_report_and_grid(tiny_pipeline_dir, synth_test, 
     for key in ("ssim", "psnr", "ssim_garment", "psnr_garment"):
         assert np.isfinite(metrics[key]), key
     assert 0 < metrics["ssim"] <= 1 and metrics["psnr_garment"] < metrics["psnr"]  # the garment region is the hard part
-    assert len(metrics["cases"]) == metrics["n"]
+    assert len(metrics["cases"]) == metrics["n"] and metrics["mirror_average"] is True
     report = (out / "report.md").read_text()
     assert "| ssim |" in report and "grid.png" in report
     grid = Image.open(out / "grid.png")

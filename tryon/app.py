@@ -197,7 +197,7 @@ def live_frame(pipe: TryOnPipeline, frame, garment, category: str) -> tuple[Imag
     frame = load_image(frame)
     start = time.perf_counter()
     try:
-        image = pipe(frame, garment, category=category).images[0]
+        image = pipe(frame, garment, category=category, mirror_average=False).images[0]  # frame rate first
     except TryOnError as e:
         return frame, str(e)
     seconds = time.perf_counter() - start

@@ -130,7 +130,7 @@ def render_catalog(pipe, garments, models, out_dir, *, fmt: str = "png", size: t
     products = list(garments) if isinstance(garments, (list, tuple)) else load_catalog(garments, default_category=category)
     jobs = make_jobs(products, list(models) if isinstance(models, (list, tuple)) else list_models(models), fmt)
     settings = {"size": "original" if size is None else f"{size[0]}x{size[1]}",
-                "quality": None if fmt == "png" else quality}
+                "quality": None if fmt == "png" else quality, "mirror_average": pipe.mirror_average}
     out, state = Path(out_dir), process_state()
     if state.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -221,8 +221,8 @@ class _Renderer:
         pipe = self.pipe
         tryon = pipe.represent([f for _, f, _, _ in batch], [j.product.category for j, *_ in batch],
                                parse=np.stack([p for _, _, p, _ in batch]))
-        warped, warped_mask = pipe.warp_garment(tryon)
-        images = pipe.paste(tryon, pipe.generate(tryon, warped, warped_mask).image, warped_mask)[0]
+        result = pipe.render(tryon)
+        images = pipe.paste(tryon, result.image, result.warped_mask)[0]
         share = (time.perf_counter() - started) / len(batch)
         for (job, _, _, prepared), image in zip(batch, images):
             saving = time.perf_counter()

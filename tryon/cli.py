@@ -65,7 +65,7 @@ def _cmd_ads(args) -> int:
     photo, profile, catalog = load_image(args.photo), load_profile(args.profile), load_catalog(args.catalog)
     brand = load_brand(args.brand) if args.brand else None
     formats = check_formats(args.formats) if args.formats else None
-    pipe = load_pipeline(args.weights)
+    pipe = load_pipeline(args.weights, mirror_average=not args.single_pass)
     report = make_ads(photo, profile, catalog,
                       lambda person, garment, category: pipe(person, garment, category=category).images[0],
                       args.out, formats=formats, top_k=args.top_k, brand=brand)
@@ -82,7 +82,8 @@ def _load_pipeline(args):
 
     from tryon.pipeline import load_pipeline
 
-    return load_pipeline(args.weights, device=args.device, dtype=getattr(torch, args.dtype))
+    return load_pipeline(args.weights, device=args.device, dtype=getattr(torch, args.dtype),
+                         mirror_average=not getattr(args, "single_pass", False))
 
 
 def _cmd_run(args) -> int:
@@ -133,7 +134,8 @@ def _cmd_render(args) -> int:
     # bad input fails here, before the model loads
     products, models = load_catalog(args.garments, default_category=args.category), list_models(args.models)
     size = parse_size(args.size)
-    pipe = load_pipeline(args.weights, device=process_state().device, dtype=getattr(torch, args.dtype))
+    pipe = load_pipeline(args.weights, device=process_state().device, dtype=getattr(torch, args.dtype),
+                         mirror_average=not args.single_pass)
     summary = render_catalog(pipe, products, models, args.out, fmt=args.format, size=size, quality=args.quality,
                              batch_size=args.batch_size)
     if summary is None:  # not the main process of an `accelerate launch` run
@@ -147,6 +149,12 @@ def _add_pipeline_args(p):
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
                    help="float16/bfloat16 on a GPU only")
+
+
+def _add_single_pass(p):
+    p.add_argument("--single-pass", action="store_true",
+                   help="render once instead of averaging with the mirrored render: about a third faster, a little "
+                        "less accurate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--category", default="upper", choices=CATEGORIES)
     r.add_argument("--intermediates", metavar="DIR", help="also write pose, parse, agnostic, warped garment, masks")
     _add_pipeline_args(r)
+    _add_single_pass(r)
     r.set_defaults(func=_cmd_run)
 
     e = sub.add_parser("evaluate", help="the whole pipeline on a dataset: metrics.json, report.md, grid.png")
@@ -210,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--lpips-weights", help="local torchvision AlexNet weights file: adds LPIPS (needs torchmetrics)")
     e.add_argument("--inception-weights", help="local FID Inception weights file: adds FID, KID (needs torchmetrics)")
     _add_pipeline_args(e)
+    _add_single_pass(e)
     e.set_defaults(func=_cmd_evaluate)
 
     q = sub.add_parser("prepare", help="turn raw model and garment photos into a VITON-HD-layout training dataset")
@@ -241,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the category of a folder of garments (a catalog file gives its own)")
     n.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
                    help="float16/bfloat16 on a GPU only; the device is the process's accelerate device")
+    _add_single_pass(n)
     n.set_defaults(func=_cmd_render)
 
     a = sub.add_parser("ads", help="personalized ad creatives: pick garments for a shopper and render them on their photo")
@@ -253,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--top-k", type=int, default=3, help="how many garments to pick (default 3)")
     a.add_argument("--brand", help="brand kit JSON (logo, fonts, colours, currency, headline, cta)")
     a.add_argument("--weights", help="trained pipeline folder (default: the repository's weights/)")
+    _add_single_pass(a)
     a.set_defaults(func=_cmd_ads)
     return p
 

@@ -58,10 +58,11 @@ def render(pipe, framed: list, categories: list[str], method: str = "model") -> 
     """Try-ons (photo size) of framed inputs by the model or a baseline, through the pipeline's own steps."""
     with torch.inference_mode():
         batch = pipe.represent(framed, categories)
-        warped, warped_mask = pipe.warp_garment(batch)  # the baselines too: it decides where the paste goes
         if method == "model":
-            rendered = pipe.generate(batch, warped, warped_mask).image
-        elif method == "grey":
+            result = pipe.render(batch)
+            return pipe.paste(batch, result.image, result.warped_mask)[0]
+        warped, warped_mask = pipe.warp_garment(batch)  # the baselines too: it decides where the paste goes
+        if method == "grey":
             rendered = batch["agnostic"]
         elif method == "paste":
             rendered = _paste_garment(batch)
@@ -226,6 +227,7 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
                          f"{failures[0]['reason'] if failures else 'the dataset is empty'}")
 
     summary = {"method": method, "data": str(data), "split": split, "mode": mode, "weights": weights_name,
+               **({"mirror_average": pipe.mirror_average} if method == "model" else {}),
                "pairs": len(pairs), "n": len(cases)}
     if paired:
         for key in ("ssim", "psnr", "ssim_garment", "psnr_garment"):

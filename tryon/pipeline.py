@@ -7,9 +7,10 @@
 Steps (each a public method, so evaluation and benchmarks can run or replace one): `frame` loads both photos
 (tryon.preprocess.image_io), finds the pose (mediapipe), crops the person at the models' aspect and frames the
 garment like the training garments; `represent` parses the crop and builds the cloth-agnostic person exactly as
-the training dataset does; `warp_garment` and `generate` chain the models as training does
-(tryon.models.chain); `paste` puts the rendered crop back into the photo with a feathered mask over the old
-and the new garment (tryon.preprocess.person.paste_region), so every other pixel keeps its original value.
+the training dataset does; `render` runs `warp_garment` and `generate`, which chain the models as training does
+(tryon.models.chain), on the crop and, with `mirror_average` (the default), on its mirror image too, and averages
+the two renders; `paste` puts the rendered crop back into the photo with a feathered mask over the old and the
+new garment (tryon.preprocess.person.paste_region), so every other pixel keeps its original value.
 """
 import copy
 import json
@@ -34,7 +35,7 @@ from tryon.preprocess.image_io import load_image
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
                                      agnostic_person, check_category, generator_input, paste_region)
 from tryon.preprocess.pose import PoseDetector
-from tryon.models.chain import batch_repr, load_pretrained, warp_garment
+from tryon.models.chain import batch_repr, load_pretrained, mirror_batch, warp_garment
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,17 @@ class Framed:
     pose: np.ndarray  # [18, 3] joints in the crop's pixels
     cloth: np.ndarray  # [H, W, 3] uint8, the garment framed on white
     cloth_mask: np.ndarray  # [H, W] bool
+
+
+@dataclass
+class Render:
+    """The models' work on a batch, at model size: the try-on crops and the generator's composition mask (each the
+    mean of the two passes under mirror averaging), and the warped garment with its mask (the direct pass's)."""
+
+    image: torch.Tensor  # [N, 3, H, W] in [-1, 1]
+    composition_mask: torch.Tensor  # [N, 1, H, W] in [0, 1]
+    warped: torch.Tensor  # [N, 3, H, W] in [-1, 1]
+    warped_mask: torch.Tensor  # [N, 1, H, W] in [0, 1]
 
 
 @dataclass
@@ -140,12 +152,17 @@ class TryOnPipeline(DiffusionPipeline):
 
     Load with `TryOnPipeline.from_pretrained(folder)` (float32 unless `dtype=` says otherwise), move with
     `.to(device)`; float16/bfloat16 are for GPUs. The models' input size is the generator's `height` x `width`.
+
+    `mirror_average` (True unless set otherwise): run the warp and the generator on the mirror image of each
+    person and garment too and average the two try-ons (flipped back). On VITON test it raises SSIM by about 0.005
+    and PSNR by about 0.3 dB, for about 45% more time end to end on a CPU; False renders in one pass.
     """
 
     def __init__(self, parser: HumanParser, warp: GeometricMatcher, generator: TryOnGenerator):
         super().__init__()
         self.register_modules(parser=parser, warp=warp, generator=generator)
         self.pose_detector = PoseDetector()
+        self.mirror_average = True
 
     @property
     def size(self) -> tuple[int, int]:
@@ -264,6 +281,20 @@ class TryOnPipeline(DiffusionPipeline):
         """The generator on the person representation and the warped garment: a tryon.models.GeneratorOutput."""
         return self.generator(generator_input(batch["repr"], warped, warped_mask), warped)
 
+    @torch.inference_mode()
+    def render(self, batch: dict, mirror_average: bool | None = None) -> Render:
+        """`warp_garment` then `generate`; under mirror averaging (`mirror_average`, None: the pipeline's setting),
+        on the mirrored batch too, the two try-ons and composition masks averaged. The warped garment and its mask
+        are the direct pass's (the paste reads them)."""
+        warped, warped_mask = self.warp_garment(batch)
+        result = self.generate(batch, warped, warped_mask)
+        image, mask = result.image, result.mask
+        if self.mirror_average if mirror_average is None else mirror_average:
+            mirrored = mirror_batch(batch)
+            other = self.generate(mirrored, *self.warp_garment(mirrored))
+            image, mask = (image + other.image.flip(-1)) / 2, (mask + other.mask.flip(-1)) / 2
+        return Render(image=image, composition_mask=mask, warped=warped, warped_mask=warped_mask)
+
     def paste(self, batch: dict, images: torch.Tensor,
               warped_mask: torch.Tensor) -> tuple[list[Image.Image], list[np.ndarray]]:
         """Put rendered crops ([N,3,H,W] in [-1,1]) back into the photos over the old and the new garment
@@ -281,9 +312,11 @@ class TryOnPipeline(DiffusionPipeline):
 
     # the whole try-on -----------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def __call__(self, person, garment, category="upper", return_intermediates: bool = False) -> TryOnPipelineOutput:
+    def __call__(self, person, garment, category="upper", return_intermediates: bool = False,
+                 mirror_average: bool | None = None) -> TryOnPipelineOutput:
         """Try `garment` on `person`: each a path, bytes or PIL image, or a list of them (a batch, one garment per
         person). `category` is one of tryon.data.labels.CATEGORIES, or a list with one per person.
+        `mirror_average` (None: the pipeline's setting) says whether to average with the mirrored render.
 
         Returns a TryOnPipelineOutput whose `images` are the try-ons at each photo's own size; bad input raises
         TryOnError. The same inputs always give the same output, alone or in a batch.
@@ -298,9 +331,8 @@ class TryOnPipeline(DiffusionPipeline):
             check_category(c)
         framed = [self.frame(p, g) for p, g in zip(persons, garments)]
         batch = self.represent(framed, categories)
-        warped, warped_mask = self.warp_garment(batch)
-        result = self.generate(batch, warped, warped_mask)
-        images, alphas = self.paste(batch, result.image, warped_mask)
+        result = self.render(batch, mirror_average)
+        images, alphas = self.paste(batch, result.image, result.warped_mask)
         if not return_intermediates:
             return TryOnPipelineOutput(images=images)
         to_pil = lambda arrays: [Image.fromarray(a) for a in arrays]
@@ -312,14 +344,17 @@ class TryOnPipeline(DiffusionPipeline):
             parse=list(batch["parse"].to(torch.uint8).cpu().numpy()),
             agnostic=to_pil(_image(a) for a in batch["agnostic"]),
             garment=to_pil(f.cloth for f in framed),
-            warped_garment=to_pil(_image(w) for w in warped),
-            composition_mask=to_pil((m[0].float().cpu().numpy() * 255 + 0.5).astype(np.uint8) for m in result.mask),
+            warped_garment=to_pil(_image(w) for w in result.warped),
+            composition_mask=to_pil((m[0].float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
+                                    for m in result.composition_mask),
             paste_mask=to_pil((a * 255 + 0.5).astype(np.uint8) for a in alphas),
         )
 
 
-def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.float32) -> TryOnPipeline:
-    """The pipeline saved in `weights` (default: the repository's weights/ folder), on `device` in `dtype`."""
+def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.float32,
+                  mirror_average: bool = True) -> TryOnPipeline:
+    """The pipeline saved in `weights` (default: the repository's weights/ folder), on `device` in `dtype`;
+    `mirror_average=False` renders in one pass (see TryOnPipeline)."""
     folder = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     if not (folder / "model_index.json").is_file():
         raise TryOnError(f"{folder}: no trained pipeline here (model_index.json is missing); pass --weights with a "
@@ -328,10 +363,12 @@ def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.
     shown = diffusers_logging.is_progress_bar_enabled()
     diffusers_logging.disable_progress_bar()  # three small models load at once; a bar would only clutter stderr
     try:
-        return TryOnPipeline.from_pretrained(folder, dtype=dtype).to(device)
+        pipe = TryOnPipeline.from_pretrained(folder, dtype=dtype).to(device)
     finally:
         if shown:
             diffusers_logging.enable_progress_bar()
+    pipe.mirror_average = mirror_average
+    return pipe
 
 
 def export_weights(parser, warp, generator, out, dtype: torch.dtype = torch.float16) -> Path:

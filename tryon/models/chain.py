@@ -1,9 +1,10 @@
 """How the models chain on a batch (the dataset's keys), shared by training and the pipeline: loading a trained
-model, the person representation, the warp."""
+model, the person representation, the warp, the mirrored batch."""
 from pathlib import Path
 
 import torch
 
+from tryon.data.labels import JOINT_FLIP, PARSE_FLIP
 from tryon.errors import TryOnError
 from tryon.models.warp import warp
 from tryon.preprocess.person import person_repr
@@ -30,3 +31,19 @@ def warp_garment(matcher, batch, person: torch.Tensor):
     cloth_rgbm = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
     grid, control_points = matcher(person, cloth_rgbm, return_control_points=True)
     return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), control_points
+
+
+def mirror_batch(batch) -> dict:
+    """The batch mirrored left-right, as the dataset's flip augmentation mirrors a sample: images and masks flipped,
+    left and right parse labels and joints swapped, joints' x mirrored; `repr` recomputed. Other keys are kept."""
+    mirrored = dict(batch)
+    for key in ("person", "cloth", "cloth_mask", "agnostic", "agnostic_mask"):
+        mirrored[key] = batch[key].flip(-1)
+    parse = batch["parse"]
+    mirrored["parse"] = torch.from_numpy(PARSE_FLIP).to(parse.device)[parse.long()].flip(-1).to(parse.dtype)
+    pose = batch["pose"][:, torch.from_numpy(JOINT_FLIP).to(batch["pose"].device)].clone()
+    seen = pose[..., 2] > 0
+    pose[..., 0] = torch.where(seen, batch["person"].shape[-1] - 1 - pose[..., 0], pose[..., 0])
+    mirrored["pose"] = pose
+    mirrored["repr"] = batch_repr(mirrored)
+    return mirrored
