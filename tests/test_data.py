@@ -235,3 +235,28 @@ def test_packed_copy_reads_like_the_original_and_keeps_the_first_pairs(synth_vit
             mse = ((a["person"] - b["person"]) ** 2).mean().item() / 4  # on [0, 1]
             assert 10 * np.log10(1 / mse) > 30
     assert not (tmp_path / "packed" / "test_pairs_unpaired.txt").exists()
+
+
+def test_cloth_masks_can_be_computed_as_the_pipeline_does(synth_viton, tmp_path):
+    from PIL import Image
+
+    from tryon.preprocess.garment import garment_mask
+    from tryon.preprocess.image_io import load_image
+
+    root = tmp_path / "data"
+    shutil.copytree(synth_viton, root)
+    pair = read_dataset(root, "train")[0]
+    Image.new("L", Image.open(pair.cloth_mask).size, 0).save(pair.cloth_mask)  # a broken mask file: all background
+    from_file = TryOnDataset(root, "train")[0]["cloth_mask"]
+    computed = TryOnDataset(root, "train", cloth_masks="computed")[0]["cloth_mask"]
+    assert from_file.sum() == 0
+    expected = garment_mask(load_image(pair.cloth))
+    assert computed.shape == from_file.shape and expected.shape == tuple(computed.shape[1:])
+    assert torch.equal(computed[0].bool(), torch.from_numpy(expected))
+    with pytest.raises(TryOnError, match="cloth_masks"):
+        TryOnDataset(root, "train", cloth_masks="gt")
+    # a pack can carry the computed masks, cut from the original garment photos
+    from tryon.data.pack import pack_viton
+
+    pack_viton(root, tmp_path / "packed", splits=("train",), quality=90, cloth_masks="computed")
+    assert torch.equal(TryOnDataset(tmp_path / "packed", "train")[0]["cloth_mask"], computed)

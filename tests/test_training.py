@@ -33,6 +33,11 @@ def _weights(model_dir, cls):
     return {k: v.clone() for k, v in m.state_dict().items()}
 
 
+def test_the_cloth_mask_setting_reaches_both_datasets(tmp_path, synth_viton):
+    trainer = Trainer(_cfg(tmp_path, synth_viton, "parser", steps=1, cloth_masks="computed"))
+    assert trainer.dataset.cloth_masks == trainer.val_dataset.dataset.cloth_masks == "computed"
+
+
 def test_parser_training_lowers_the_loss(tmp_path, synth_viton):
     cfg = _cfg(tmp_path, synth_viton, "parser", steps=25, lr=2e-3, checkpoint_every=100)
     trainer = Trainer(cfg)
@@ -193,6 +198,8 @@ def test_config_from_toml_with_overrides_and_checks(tmp_path):
         TrainConfig(height=256, width=256)
     with pytest.raises(TryOnError, match="unknown stage"):
         TrainConfig(stage="diffusion")
+    with pytest.raises(TryOnError, match="cloth_masks must be dataset or computed"):
+        TrainConfig(cloth_masks="gt")
     with pytest.raises(TryOnError, match="needs a trained warp"):
         Trainer(TrainConfig(stage="generator", data=str(tmp_path), output_dir=str(tmp_path / "o")), dataset=[], val_dataset=None)
 

@@ -45,18 +45,26 @@ def _jitter(rgb: np.ndarray, b: float, c: float, s: float) -> np.ndarray:
     return np.clip((b * c * s) * x + offset[..., None], 0, 255).astype(np.uint8)
 
 
+CLOTH_MASKS = ("dataset", "computed")
+
+
 class TryOnDataset(torch.utils.data.Dataset):
     """Pairs of a dataset folder (any supported layout) as model-ready samples.
 
     `root` is a dataset folder (or pass `pairs`, a list of tryon.data.layouts.Pair); `augment` an Augment or None.
+    `cloth_masks`: "dataset" reads the dataset's cloth-mask files where it has them; "computed" cuts every garment out
+    of its photo with tryon.preprocess.garment.garment_mask, as the pipeline does at inference.
     Augmentation randomness comes from `seed`, the epoch and the index: index the dataset with (index, epoch)
     (as the training sampler does) for a fresh draw each epoch that replays exactly on resume.
     """
 
     def __init__(self, root=None, split="train", mode="paired", *, layout=None, pairs=None, height=256, width=192,
-                 augment: Augment | None = None, seed: int = 0):
+                 augment: Augment | None = None, seed: int = 0, cloth_masks: str = "dataset"):
         if (root is None) == (pairs is None):
             raise TryOnError("give a dataset folder or a list of pairs (one of the two)")
+        if cloth_masks not in CLOTH_MASKS:
+            raise TryOnError(f"cloth_masks must be one of {', '.join(CLOTH_MASKS)}, not {cloth_masks!r}")
+        self.cloth_masks = cloth_masks
         self.pairs: list[Pair] = list(pairs) if pairs is not None else read_dataset(root, split, mode, layout)
         self.height, self.width = height, width
         self.augment = augment
@@ -81,7 +89,7 @@ class TryOnDataset(torch.utils.data.Dataset):
         person = load_image(pair.person)
         size = person.size
         cloth = load_image(pair.cloth, keep_alpha=False)
-        if pair.cloth_mask is not None:
+        if pair.cloth_mask is not None and self.cloth_masks == "dataset":
             cmask = load_mask(pair.cloth_mask, expected_size=cloth.size)
         else:
             try:

@@ -3,7 +3,9 @@
 Person and garment photos are re-encoded as WebP, masks as 1-bit PNG, parse maps as optimised PNG and pose files
 as compact JSON (18 joints, 2 decimals); names keep their stems (the readers find a copy whose extension changed).
 Only what training reads is kept (image, cloth, cloth-mask, image-parse-new, pose). `max_pairs` keeps only the
-first N pairs of a split (the pairs file is cut to match; its unpaired list is then left out).
+first N pairs of a split (the pairs file is cut to match; its unpaired list is then left out). `cloth_masks`:
+"dataset" keeps the dataset's cloth masks; "computed" writes the masks the pipeline cuts from the original garment
+photos instead (tryon.preprocess.garment.garment_mask), so that training on the pack sees the masks of inference.
 """
 import json
 import shutil
@@ -13,10 +15,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from tryon.data.layouts import read_pose, read_viton
+from tryon.errors import TryOnError
+from tryon.preprocess.garment import garment_mask
+from tryon.preprocess.image_io import load_image
 
 
-def pack_viton(src, out, splits=("train", "test"), quality: int = 80, max_pairs: dict | None = None) -> int:
+def pack_viton(src, out, splits=("train", "test"), quality: int = 80, max_pairs: dict | None = None,
+               cloth_masks: str = "dataset") -> int:
     """Write the packed copy of `src` to `out`; returns its size in bytes. `max_pairs`: {split: N} to keep fewer."""
+    if cloth_masks not in ("dataset", "computed"):
+        raise TryOnError(f"cloth_masks must be dataset or computed, not {cloth_masks!r}")
     src, out = Path(src), Path(out)
     for split in splits:
         pairs_name = f"{split}_pairs.txt"
@@ -32,8 +40,11 @@ def pack_viton(src, out, splits=("train", "test"), quality: int = 80, max_pairs:
                 (d / folder).mkdir(exist_ok=True)
             Image.open(pair.person).save(d / "image" / f"{pair.person.stem}.webp", quality=quality, method=6)
             Image.open(pair.cloth).save(d / "cloth" / f"{pair.cloth.stem}.webp", quality=quality, method=6)
-            Image.open(pair.cloth_mask).convert("L").point(lambda v: 255 if v > 127 else 0).convert("1").save(
-                d / "cloth-mask" / f"{pair.cloth_mask.stem}.png", optimize=True)
+            if cloth_masks == "computed":
+                mask = Image.fromarray(garment_mask(load_image(pair.cloth))).convert("1")
+            else:
+                mask = Image.open(pair.cloth_mask).convert("L").point(lambda v: 255 if v > 127 else 0).convert("1")
+            mask.save(d / "cloth-mask" / f"{pair.cloth_mask.stem}.png", optimize=True)
             Image.open(pair.parse).save(d / "image-parse-new" / pair.parse.name, optimize=True)
             people = [{"pose_keypoints": [round(float(v), 2) for v in row.ravel()]}
                       for row in [read_pose(pair.pose, pair.pose_format, (0, 0))]]

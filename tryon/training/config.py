@@ -33,6 +33,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 2
     augment: bool = True
+    cloth_masks: str = "dataset"  # dataset: its cloth-mask files; computed: cut from the garment photo as at inference
 
     # models
     init: str | None = None  # a saved model folder of this stage (or a pipeline folder) to fine-tune from
@@ -73,6 +74,8 @@ class TrainConfig:
             raise TryOnError(f"mixed_precision must be no, fp16 or bf16, not {self.mixed_precision!r}")
         if self.gan_mode not in ("lsgan", "hinge"):
             raise TryOnError(f"gan_mode must be lsgan or hinge, not {self.gan_mode!r}")
+        if self.cloth_masks not in ("dataset", "computed"):
+            raise TryOnError(f"cloth_masks must be dataset or computed, not {self.cloth_masks!r}")
         for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every", "sample_every", "val_samples"):
             if getattr(self, name) < 1:
                 raise TryOnError(f"{name} must be at least 1")

@@ -54,7 +54,7 @@ class Trainer:
         set_seed(cfg.seed)  # model initialisation
         self.dataset = dataset if dataset is not None else TryOnDataset(
             cfg.data, "train", "paired", layout=cfg.layout, height=cfg.height, width=cfg.width,
-            augment=Augment() if cfg.augment else None, seed=cfg.seed)
+            augment=Augment() if cfg.augment else None, seed=cfg.seed, cloth_masks=cfg.cloth_masks)
         self.val_dataset = val_dataset if val_dataset is not None else self._val_dataset()
         self.stage = STAGES[cfg.stage](cfg, self.acc)
         self.step = 0
@@ -62,7 +62,8 @@ class Trainer:
     def _val_dataset(self):
         cfg = self.cfg
         try:
-            ds = TryOnDataset(cfg.data, cfg.val_split, "paired", layout=cfg.layout, height=cfg.height, width=cfg.width)
+            ds = TryOnDataset(cfg.data, cfg.val_split, "paired", layout=cfg.layout, height=cfg.height, width=cfg.width,
+                              cloth_masks=cfg.cloth_masks)
         except TryOnError as e:
             log.warning("no validation: %s", e)
             return None
