@@ -198,7 +198,7 @@ def test_config_from_toml_with_overrides_and_checks(tmp_path):
         TrainConfig(height=256, width=256)
     with pytest.raises(TryOnError, match="unknown stage"):
         TrainConfig(stage="diffusion")
-    with pytest.raises(TryOnError, match="cloth_masks must be dataset or computed"):
+    with pytest.raises(TryOnError, match="cloth_masks must be one of dataset, computed"):
         TrainConfig(cloth_masks="gt")
     with pytest.raises(TryOnError, match="needs a trained warp"):
         Trainer(TrainConfig(stage="generator", data=str(tmp_path), output_dir=str(tmp_path / "o")), dataset=[], val_dataset=None)
