@@ -77,19 +77,19 @@ def _cmd_ads(args) -> int:
     return 0
 
 
-def _load_pipeline(args):
+def _load_pipeline(args, mirror_average: bool = True):
     import torch
 
     from tryon.pipeline import load_pipeline
 
     return load_pipeline(args.weights, device=args.device, dtype=getattr(torch, args.dtype),
-                         mirror_average=not getattr(args, "single_pass", False))
+                         mirror_average=mirror_average)
 
 
 def _cmd_run(args) -> int:
     from tryon.preprocess.image_io import save_image
 
-    pipe = _load_pipeline(args)
+    pipe = _load_pipeline(args, mirror_average=not args.single_pass)
     result = pipe(args.person, args.garment, category=args.category, return_intermediates=bool(args.intermediates))
     save_image(result.images[0], args.out)
     if args.intermediates:
@@ -103,7 +103,8 @@ def _cmd_evaluate(args) -> int:
 
     from tryon.evaluation import evaluate
 
-    summary = evaluate(_load_pipeline(args), args.data, args.out, split=args.split, mode=args.mode,
+    pipe = _load_pipeline(args, mirror_average=not args.single_pass)
+    summary = evaluate(pipe, args.data, args.out, split=args.split, mode=args.mode,
                        pairs_file=args.pairs, layout=args.layout, limit=args.limit, method=args.baseline,
                        batch_size=args.batch_size, lpips_weights=args.lpips_weights,
                        inception_weights=args.inception_weights, weights_name=str(args.weights or "weights/"))

@@ -34,11 +34,15 @@ def garment_mask(image: Image.Image) -> np.ndarray:
 def _off_background(rgb: np.ndarray) -> np.ndarray:
     """What the border's background colour does not reach, and what is far from it: the garment, before its holes
     are filled."""
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-    background = np.median(border, axis=0)
+    background = np.median(_border(rgb), axis=0)
     distance = np.abs(rgb - background).max(axis=-1)
-    tolerance = max(MIN_TOLERANCE, np.percentile(np.abs(border - background).max(axis=-1), 98) + 2)
+    tolerance = max(MIN_TOLERANCE, np.percentile(_border(distance), 98) + 2)
     regions, _ = ndimage.label(distance <= tolerance)
-    at_border = np.unique(np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]]))
+    at_border = np.unique(_border(regions))
     mask = ndimage.binary_opening(~np.isin(regions, at_border[at_border > 0]) | (distance > FAR), iterations=1)
     return ndimage.binary_erosion(ndimage.binary_fill_holes(mask), iterations=1)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    """The values along the four edges of an [H, W, ...] array, one after another."""
+    return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
