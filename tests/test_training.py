@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 
 from tryon.data import TryOnDataset
 from tryon.models import GeometricMatcher, HumanParser
@@ -220,3 +221,16 @@ def test_the_training_path_needs_neither_gradio_nor_mediapipe():
     code = ("import sys, tryon.cli, tryon.training.trainer; "
             "bad = [m for m in ('gradio', 'mediapipe') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("capability,expected", [("AVX2", "no"), ("AVX512", "bf16")])
+def test_bf16_autocast_falls_back_to_float32_on_a_cpu_without_avx512(tmp_path, synth_viton, monkeypatch, capability,
+                                                                     expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    AcceleratorState._reset_state(reset_partial_state=True)  # accelerate keeps one precision per process
+    try:
+        trainer = Trainer(_cfg(tmp_path, synth_viton, "parser", steps=1, mixed_precision="bf16"))
+        assert trainer.cfg.mixed_precision == trainer.acc.mixed_precision == expected
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
