@@ -5,7 +5,8 @@ Prints JSON: for each stage (parser; warp as TPS alone, with one flow refiner an
 viton_warp.toml, bf16; generator, also with bf16 autocast) the median seconds per
 training step at the stage's batch size after warm-up, images/s, peak RSS of a process doing only that, and the
 ratio of images/s to the reference pix2pix training step (../shared/bench/ref_step.py). Batches come from a
-synthetic dataset already in memory, so this measures the model step, not data loading.
+synthetic dataset already in memory, so this measures the model step, not data loading. On an x86 CPU without
+AVX-512 the bf16 cases run in float32, as training does there (`precision` says which ran, `cpu` the CPU's level).
 Usage: scripts/bench_train.py [--threads 2] [--steps 5]
 """
 import argparse
@@ -42,9 +43,11 @@ def one(stage: str, batch_size: int, precision: str, flow: int, flow_stages: int
     from tryon.models import GeometricMatcher
     from tryon.training.config import TrainConfig
     from tryon.training.stages import STAGES
-    from tryon.training.trainer import _collate
+    from tryon.training.trainer import _collate, cpu_bf16_is_emulated
 
     torch.set_num_threads(threads)
+    if precision == "bf16" and cpu_bf16_is_emulated():
+        precision = "no"  # as training itself falls back: bf16 is emulated, many times slower, on this CPU
     tmp = Path(tempfile.mkdtemp())
     data = make_synthetic_dataset(tmp / "data", n_train=batch_size, n_test=1)
     GeometricMatcher().save_pretrained(tmp / "warp")
@@ -60,7 +63,7 @@ def one(stage: str, batch_size: int, precision: str, flow: int, flow_stages: int
         stage_obj.training_step(batch, i + 1)
         times.append(time.perf_counter() - t)
     step_s = statistics.median(times[2:])
-    return {"stage": stage, "precision": precision, "batch_size": batch_size, "flow_channels": flow,
+    return {"stage": stage, "precision": precision, "cpu": torch.backends.cpu.get_cpu_capability(), "batch_size": batch_size, "flow_channels": flow,
             "flow_stages": flow_stages,
             "step_s": round(step_s, 4),
             "images_per_s": round(batch_size / step_s, 2),
