@@ -63,8 +63,8 @@ def one(stage: str, batch_size: int, precision: str, flow: int, flow_stages: int
         stage_obj.training_step(batch, i + 1)
         times.append(time.perf_counter() - t)
     step_s = statistics.median(times[2:])
-    return {"stage": stage, "precision": precision, "cpu": torch.backends.cpu.get_cpu_capability(), "batch_size": batch_size, "flow_channels": flow,
-            "flow_stages": flow_stages,
+    return {"stage": stage, "precision": precision, "cpu": torch.backends.cpu.get_cpu_capability(),
+            "batch_size": batch_size, "flow_channels": flow, "flow_stages": flow_stages,
             "step_s": round(step_s, 4),
             "images_per_s": round(batch_size / step_s, 2),
             "peak_rss_mb": peak_rss_mb()}
