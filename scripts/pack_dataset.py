@@ -5,6 +5,7 @@
 """
 import argparse
 
+from tryon.data.dataset import CLOTH_MASKS
 from tryon.data.pack import pack_viton
 
 if __name__ == "__main__":
@@ -13,7 +14,7 @@ if __name__ == "__main__":
     p.add_argument("out")
     p.add_argument("--splits", nargs="+", default=["train", "test"])
     p.add_argument("--quality", type=int, default=80, help="WebP quality of photos and garments")
-    p.add_argument("--cloth-masks", default="dataset", choices=["dataset", "computed"],
+    p.add_argument("--cloth-masks", default="dataset", choices=CLOTH_MASKS,
                    help="the dataset's cloth masks, or those the pipeline cuts from the garment photos")
     p.add_argument("--max-pairs", nargs="*", default=[], metavar="SPLIT=N", help="keep only the first N pairs of a split")
     a = p.parse_args()

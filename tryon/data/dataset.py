@@ -48,6 +48,13 @@ def _jitter(rgb: np.ndarray, b: float, c: float, s: float) -> np.ndarray:
 CLOTH_MASKS = ("dataset", "computed")
 
 
+def check_cloth_masks(cloth_masks: str) -> str:
+    """`cloth_masks` if it names a source of cloth masks (CLOTH_MASKS); TryOnError otherwise."""
+    if cloth_masks not in CLOTH_MASKS:
+        raise TryOnError(f"cloth_masks must be one of {', '.join(CLOTH_MASKS)}, not {cloth_masks!r}")
+    return cloth_masks
+
+
 class TryOnDataset(torch.utils.data.Dataset):
     """Pairs of a dataset folder (any supported layout) as model-ready samples.
 
@@ -62,9 +69,7 @@ class TryOnDataset(torch.utils.data.Dataset):
                  augment: Augment | None = None, seed: int = 0, cloth_masks: str = "dataset"):
         if (root is None) == (pairs is None):
             raise TryOnError("give a dataset folder or a list of pairs (one of the two)")
-        if cloth_masks not in CLOTH_MASKS:
-            raise TryOnError(f"cloth_masks must be one of {', '.join(CLOTH_MASKS)}, not {cloth_masks!r}")
-        self.cloth_masks = cloth_masks
+        self.cloth_masks = check_cloth_masks(cloth_masks)
         self.pairs: list[Pair] = list(pairs) if pairs is not None else read_dataset(root, split, mode, layout)
         self.height, self.width = height, width
         self.augment = augment

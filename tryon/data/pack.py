@@ -14,9 +14,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from tryon.data.dataset import CLOTH_MASKS
+from tryon.data.dataset import check_cloth_masks
 from tryon.data.layouts import read_pose, read_viton
-from tryon.errors import TryOnError
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image
 
@@ -24,8 +23,7 @@ from tryon.preprocess.image_io import load_image
 def pack_viton(src, out, splits=("train", "test"), quality: int = 80, max_pairs: dict | None = None,
                cloth_masks: str = "dataset") -> int:
     """Write the packed copy of `src` to `out`; returns its size in bytes. `max_pairs`: {split: N} to keep fewer."""
-    if cloth_masks not in CLOTH_MASKS:
-        raise TryOnError(f"cloth_masks must be one of {', '.join(CLOTH_MASKS)}, not {cloth_masks!r}")
+    check_cloth_masks(cloth_masks)
     src, out = Path(src), Path(out)
     for split in splits:
         pairs_name = f"{split}_pairs.txt"

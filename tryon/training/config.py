@@ -4,7 +4,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tryon.data.dataset import CLOTH_MASKS
+from tryon.data.dataset import check_cloth_masks
 from tryon.errors import TryOnError
 
 STAGES = ("parser", "warp", "generator")
@@ -75,8 +75,7 @@ class TrainConfig:
             raise TryOnError(f"mixed_precision must be no, fp16 or bf16, not {self.mixed_precision!r}")
         if self.gan_mode not in ("lsgan", "hinge"):
             raise TryOnError(f"gan_mode must be lsgan or hinge, not {self.gan_mode!r}")
-        if self.cloth_masks not in CLOTH_MASKS:
-            raise TryOnError(f"cloth_masks must be one of {', '.join(CLOTH_MASKS)}, not {self.cloth_masks!r}")
+        check_cloth_masks(self.cloth_masks)
         for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every", "sample_every", "val_samples"):
             if getattr(self, name) < 1:
                 raise TryOnError(f"{name} must be at least 1")
