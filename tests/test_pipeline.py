@@ -8,7 +8,7 @@ from PIL import Image
 
 from tryon.cli import main
 from tryon.errors import TryOnError
-from tryon.pipeline import TryOnPipeline, TryOnPipelineOutput, load_pipeline
+from tryon.pipeline import INTERMEDIATE_FILES, TryOnPipeline, TryOnPipelineOutput, load_pipeline
 
 
 def _on_canvas(person: Image.Image, size, at) -> Image.Image:
@@ -291,7 +291,31 @@ def test_run_writes_the_try_on_and_intermediates(tiny_pipeline_dir, synthetic_pe
                  "--intermediates", str(tmp_path / "why")])
     assert code == 0
     assert Image.open(tmp_path / "out" / "me_in_shirt.png").size == person.size
-    assert (tmp_path / "why" / "warped_garment.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "why").iterdir()) == sorted(INTERMEDIATE_FILES)
+
+
+def test_run_replaces_no_input_and_no_existing_file_unasked(tiny_pipeline_dir, synthetic_person, tmp_path, capsys):
+    person, garment = synthetic_person(3, (512, 384))
+    person.save(tmp_path / "me.jpg")
+    garment.save(tmp_path / "shirt.png")
+    (tmp_path / "why").mkdir()
+    (tmp_path / "why" / "parse.png").write_bytes(b"the user's own file")
+    (tmp_path / "old.png").write_bytes(b"an earlier result")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    run = ["run", "--person", str(tmp_path / "me.jpg"), "--garment", str(tmp_path / "shirt.png"),
+           "--weights", str(tiny_pipeline_dir)]
+    refusals = [(["--out", str(tmp_path / "me.jpg")], "is an input of this run"),
+                (["--out", str(tmp_path / "me.jpg"), "--overwrite"], "is an input of this run"),
+                (["--out", str(tmp_path / "shirt.png"), "--overwrite"], "is an input of this run"),
+                (["--out", str(tmp_path / "old.png")], "old.png exists: pass --overwrite"),
+                (["--out", str(tmp_path / "why"), "--overwrite"], "why is a folder"),
+                (["--out", str(tmp_path / "new.png"), "--intermediates", str(tmp_path / "why")], "parse.png exists")]
+    for extra, message in refusals:
+        assert main(run + extra) != 0, extra
+        assert message in capsys.readouterr().err, extra
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert main(run + ["--out", str(tmp_path / "old.png"), "--overwrite"]) == 0
+    assert Image.open(tmp_path / "old.png").size == person.size
 
 
 def test_run_on_bad_input_exits_non_zero_and_writes_nothing(tiny_pipeline_dir, synthetic_person, tmp_path, capsys):

@@ -2,6 +2,7 @@
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from tryon.data.labels import CATEGORIES
 from tryon.data.layouts import LAYOUTS
@@ -86,9 +87,25 @@ def _load_pipeline(args, mirror_average: bool = True):
                          mirror_average=mirror_average)
 
 
+def _check_outputs(outputs, inputs, overwrite: bool) -> None:
+    """Before any work: TryOnError if an output path is one of the inputs, or an existing file and not `overwrite`."""
+    for out in map(Path, outputs):
+        if not out.exists():
+            continue
+        if out.is_dir():
+            raise TryOnError(f"{out} is a folder: name the file to write")
+        if any(Path(i).exists() and out.samefile(i) for i in inputs):
+            raise TryOnError(f"{out} is an input of this run: write the result to another path")
+        if not overwrite:
+            raise TryOnError(f"{out} exists: pass --overwrite to replace it")
+
+
 def _cmd_run(args) -> int:
+    from tryon.pipeline import INTERMEDIATE_FILES
     from tryon.preprocess.image_io import save_image
 
+    outputs = [args.out] + ([Path(args.intermediates) / n for n in INTERMEDIATE_FILES] if args.intermediates else [])
+    _check_outputs(outputs, [args.person, args.garment], args.overwrite)
     pipe = _load_pipeline(args, mirror_average=not args.single_pass)
     result = pipe(args.person, args.garment, category=args.category, return_intermediates=bool(args.intermediates))
     save_image(result.images[0], args.out)
@@ -202,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output image (.png, .jpg or .webp), written only on success")
     r.add_argument("--category", default="upper", choices=CATEGORIES)
     r.add_argument("--intermediates", metavar="DIR", help="also write pose, parse, agnostic, warped garment, masks")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out (and intermediates); an input photo is never replaced")
     _add_pipeline_args(r)
     _add_single_pass(r)
     r.set_defaults(func=_cmd_run)

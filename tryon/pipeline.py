@@ -31,7 +31,7 @@ from tryon.errors import TryOnError
 from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
-from tryon.preprocess.image_io import load_image
+from tryon.preprocess.image_io import load_image, save_image
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
                                      agnostic_person, check_category, generator_input, paste_region)
 from tryon.preprocess.pose import PoseDetector
@@ -40,6 +40,9 @@ from tryon.models.chain import batch_repr, load_pretrained, mirror_batch, warp_g
 log = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+# what TryOnPipelineOutput.save_intermediates writes into its folder
+INTERMEDIATE_FILES = ("person.png", "pose.png", "parse.png", "agnostic.png", "garment.png", "warped_garment.png",
+                      "composition_mask.png", "paste_mask.png", "pose.json", "crop_box.json")
 # One colour per body-parse label (tryon.data.labels.PARSE_LABELS), for looking at parse maps.
 PARSE_COLOURS = np.array([
     (0, 0, 0), (128, 64, 0), (255, 204, 153), (255, 128, 128), (220, 40, 40), (40, 60, 200), (160, 40, 160),
@@ -108,17 +111,17 @@ class TryOnPipelineOutput(BaseOutput):
     paste_mask: list | None = None
 
     def save_intermediates(self, folder, index: int = 0):
-        """Write image `index`'s intermediates as PNGs (and pose.json, OpenPose 18-joint format) into `folder`."""
+        """Write image `index`'s intermediates into `folder`: INTERMEDIATE_FILES, the PNGs written atomically,
+        pose.json in the OpenPose 18-joint format."""
         if self.pose is None:
             raise TryOnError("no intermediates: call the pipeline with return_intermediates=True")
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         person = self.person[index]
-        person.save(folder / "person.png")
-        draw_pose(person, self.pose[index]).save(folder / "pose.png")
-        Image.fromarray(PARSE_COLOURS[self.parse[index]]).save(folder / "parse.png")
+        save_image(person, folder / "person.png")
+        save_image(draw_pose(person, self.pose[index]), folder / "pose.png")
+        save_image(Image.fromarray(PARSE_COLOURS[self.parse[index]]), folder / "parse.png")
         for name in ("agnostic", "garment", "warped_garment", "composition_mask", "paste_mask"):
-            getattr(self, name)[index].save(folder / f"{name}.png")
+            save_image(getattr(self, name)[index], folder / f"{name}.png")
         pose = {"version": 1.3, "people": [{"pose_keypoints_2d": self.pose[index].reshape(-1).round(3).tolist()}]}
         (folder / "pose.json").write_text(json.dumps(pose))
         (folder / "crop_box.json").write_text(json.dumps(list(self.crop_boxes[index])))
