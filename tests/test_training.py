@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -71,6 +72,18 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, synth_v
     one_more = _cfg(tmp_path / "c", synth_viton, "generator", **{**kw, "steps": 3})
     c = _weights(train(one_more), TryOnGenerator)
     assert not all(torch.equal(a[k], c[k]) for k in a)  # the comparison can tell runs apart
+
+
+def test_a_fresh_run_refuses_a_folder_that_holds_a_run(tmp_path, synth_viton):
+    cfg = _cfg(tmp_path, synth_viton, "parser", steps=2, checkpoint_every=100, val_every=2)
+    train(cfg)
+    run = tmp_path / "parser"
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert (run / "best").is_dir() and latest_checkpoint(run) is not None
+    with pytest.raises(TryOnError, match="already holds a training run: pass --resume"):
+        train(dataclasses.replace(cfg, steps=3))
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert (train(dataclasses.replace(cfg, steps=3), resume=True) / "config.json").is_file()
 
 
 def test_a_partial_checkpoint_is_ignored(tmp_path, synth_viton):

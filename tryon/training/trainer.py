@@ -152,6 +152,9 @@ class Trainer:
         cfg, acc = self.cfg, self.acc
         if resume:
             self.resume()
+        elif latest_checkpoint(self.out) or (self.out / "best").exists() or (self.out / "model").exists():
+            raise TryOnError(f"{self.out} already holds a training run: pass --resume to continue it, or choose "
+                             "another output folder (a fresh run there would mix with it and replace its models)")
         if acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
