@@ -122,3 +122,9 @@ def test_prepare_with_a_pairs_file_and_parse_labels_read_back(tiny_pipeline, syn
     s = TryOnDataset(tmp_path / "out", "train", height=256, width=192)[0]
     # the parse map was written in CIHP values and read back as our labels (the JPEG round trip may move a few)
     assert (s["parse"].numpy() == expected[0]).mean() > 0.9
+
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    for persons_again in (persons, d / "image"):  # the same photos again; the written crops as the photos
+        with pytest.raises(TryOnError, match="already holds a dataset"):
+            prepare_dataset(tiny_pipeline, persons_again, garments, tmp_path / "out", height=256, width=192)
+    assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before

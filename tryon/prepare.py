@@ -75,7 +75,8 @@ def _write_sample(pipe, d: Path, name: str, person: Path, garment: Path, categor
 
 def prepare_dataset(pipe, persons_dir, garments_dir, out, pairs_file=None, split="train", height=1024, width=768,
                     category="upper") -> tuple[int, list[str]]:
-    """Write OUT in the VITON-HD layout from raw photos; returns (samples written, problems listed)."""
+    """Write OUT in the VITON-HD layout from raw photos; returns (samples written, problems listed). An OUT that
+    already holds that split is refused (its files, the photos themselves perhaps, are never written over)."""
     persons_dir, garments_dir, out = Path(persons_dir), Path(garments_dir), Path(out)
     for folder in (persons_dir, garments_dir):
         if not folder.is_dir():
@@ -84,8 +85,10 @@ def prepare_dataset(pipe, persons_dir, garments_dir, out, pairs_file=None, split
         raise TryOnError(f"split must be train or test, not {split!r}")
     if height * pipe.size[1] != width * pipe.size[0]:
         raise TryOnError(f"{height}x{width} is not the models' aspect ({pipe.size[0]}x{pipe.size[1]})")
-    pairs, problems = match_pairs(persons_dir, garments_dir, pairs_file)
     d = out / split
+    if (d.is_dir() and any(d.iterdir())) or (out / f"{split}_pairs.txt").exists():
+        raise TryOnError(f"{d} already holds a dataset: prepare into a new folder (nothing was changed)")
+    pairs, problems = match_pairs(persons_dir, garments_dir, pairs_file)
     written, seen = [], set()
     with torch.inference_mode():
         for person, garment in tqdm(pairs, desc="prepare", unit="photo"):
