@@ -10,10 +10,16 @@ from tryon.errors import TryOnError
 from tryon.pipeline import load_pipeline
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Virtual try-on for shoppers, live webcam try-on and ad creatives.")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=_port, default=7860)
     p.add_argument("--weights", help="a saved pipeline folder (default: the repository's weights/)")
     p.add_argument("--catalog", help="garments: a catalog CSV/JSONL (sku, image, category, name, price) or a folder "
                                      "of garment images (default: the shipped examples)")
@@ -31,7 +37,12 @@ def main(argv=None) -> int:
     except TryOnError as e:
         print(f"app_gradio.py: error: {e}", file=sys.stderr)
         return 2
-    launch(build_app(pipe, persons, products), args.host, args.port, share=args.share)
+    try:
+        launch(build_app(pipe, persons, products), args.host, args.port, share=args.share)
+    except OSError as e:  # the port is taken, or the host is not an address of this machine
+        print(f"app_gradio.py: error: cannot serve on {args.host}:{args.port} ({e}); pass another --port or --host",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -261,3 +261,18 @@ def test_the_app_refuses_to_start_without_weights(tmp_path, capsys):
     main = runpy.run_path(str(REPO / "app_gradio.py"))["main"]
     assert main(["--weights", str(tmp_path)]) == 2
     assert "model_index.json is missing" in capsys.readouterr().err
+
+
+def test_the_app_says_when_its_port_is_taken(tiny_pipeline_dir, capsys):
+    import socket
+
+    main = runpy.run_path(str(REPO / "app_gradio.py"))["main"]
+    with pytest.raises(SystemExit):
+        main(["--weights", str(tiny_pipeline_dir), "--port", "70000"])
+    assert "'70000' is not a port" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--weights", str(tiny_pipeline_dir), "--port", str(port)]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
