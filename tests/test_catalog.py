@@ -201,3 +201,6 @@ def test_inputs_and_arguments(tmp_path, inputs):
         make_jobs(clash, [Path("m.jpg")], "png")
     with pytest.raises(TryOnError, match="unknown format"):
         render_catalog(None, inputs[0], inputs[1], tmp_path / "out", fmt="gif")
+    for i, what in enumerate(("garments", "model photos")):
+        with pytest.raises(TryOnError, match=f"is the folder of the {what}"):
+            render_catalog(None, inputs[0], inputs[1], inputs[i])

@@ -127,6 +127,11 @@ def render_catalog(pipe, garments, models, out_dir, *, fmt: str = "png", size: t
         raise TryOnError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not 1 <= quality <= 100 or batch_size < 1:
         raise TryOnError("quality must be 1 to 100 and the batch size 1 or more")
+    for what, source in (("garments", garments), ("model photos", models)):
+        folder = Path(source) if isinstance(source, (str, os.PathLike)) else None
+        if folder is not None and folder.is_dir() and folder.resolve() == Path(out_dir).resolve():
+            raise TryOnError(f"{out_dir} is the folder of the {what}: write the renders to a folder of their own "
+                             "(there, a second run would take them for inputs)")
     products = list(garments) if isinstance(garments, (list, tuple)) else load_catalog(garments, default_category=category)
     jobs = make_jobs(products, list(models) if isinstance(models, (list, tuple)) else list_models(models), fmt)
     settings = {"size": "original" if size is None else f"{size[0]}x{size[1]}",
