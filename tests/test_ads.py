@@ -448,6 +448,10 @@ def test_make_ads_writes_creatives_sheet_and_report(tmp_path):
     assert json.loads((out / "ads.json").read_text(encoding="utf-8")) == report
     assert Image.open(out / "contact_sheet.png").size[0] > 300
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    garments = tmp_path / "garments"
+    garments.mkdir()
+    with pytest.raises(TryOnError, match="is the catalog's folder"):
+        make_ads(photo, profile, garments, tryon_fn, garments)
 
 
 def test_make_ads_is_byte_for_byte_repeatable(tmp_path):

@@ -32,6 +32,10 @@ def make_ads(photo, profile, products, tryon_fn, out_dir, *, formats=None, top_k
     with why, failures), each written to a temporary name and renamed. A garment whose try-on fails with a
     TryOnError is recorded under `failed` and the others go on.
     """
+    catalog_dir = Path(products) if isinstance(products, (str, os.PathLike)) else None
+    if catalog_dir is not None and catalog_dir.is_dir() and catalog_dir.resolve() == Path(out_dir).resolve():
+        raise TryOnError(f"{out_dir} is the catalog's folder: write the creatives to a folder of their own (there, "
+                         "the next run would take them for garments)")
     person = load_image(photo)
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     products = load_catalog(products) if isinstance(products, (str, os.PathLike)) else list(products)
