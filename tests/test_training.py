@@ -214,6 +214,14 @@ def test_config_from_toml_with_overrides_and_checks(tmp_path):
         TrainConfig(stage="diffusion")
     with pytest.raises(TryOnError, match="cloth_masks must be one of dataset, computed"):
         TrainConfig(cloth_masks="gt")
+    bad = {"lr": (-1, "lr must be above 0"), "steps": (2.5, "steps must be a whole number"),
+           "augment": (1, "augment must be true or false"), "lambda_l1": (-1, "lambda_l1 must be 0 or more"),
+           "ema_decay": (1.0, "ema_decay must be at least 0 and below 1"), "init": (3, "init must be a string"),
+           "data": (None, "data must be a string")}
+    for key, (value, message) in bad.items():
+        with pytest.raises(TryOnError, match=message):
+            load_config(f, **{key: value}) if value is not None else TrainConfig(**{key: value})
+    assert load_config(f, lr=1).lr == 1 and TrainConfig(init=None).init is None  # an int is a number; unset is fine
     with pytest.raises(TryOnError, match="needs a trained warp"):
         Trainer(TrainConfig(stage="generator", data=str(tmp_path), output_dir=str(tmp_path / "o")), dataset=[], val_dataset=None)
 

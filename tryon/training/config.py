@@ -69,6 +69,10 @@ class TrainConfig:
     val_samples: int = 64
 
     def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not _has_type(value, field.type):
+                raise TryOnError(f"{field.name} must be {_TYPE_NAMES[field.type]}, not {value!r}")
         if self.stage not in STAGES:
             raise TryOnError(f"unknown stage {self.stage!r}: choose one of {', '.join(STAGES)}")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
@@ -76,13 +80,42 @@ class TrainConfig:
         if self.gan_mode not in ("lsgan", "hinge"):
             raise TryOnError(f"gan_mode must be lsgan or hinge, not {self.gan_mode!r}")
         check_cloth_masks(self.cloth_masks)
-        for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every", "sample_every", "val_samples"):
+        for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "keep_checkpoints", "log_every",
+                     "sample_every", "val_samples", "height", "width", "parser_channels", "warp_flow_stages", "ngf",
+                     "ndf", "num_d"):
             if getattr(self, name) < 1:
                 raise TryOnError(f"{name} must be at least 1")
+        if self.warp_grid_size < 2:
+            raise TryOnError(f"warp_grid_size must be at least 2, not {self.warp_grid_size}")
+        for name in ("time_limit_s", "num_workers", "val_every", "lambda_gan", "lambda_l1", "lambda_ssim", "lambda_fm",
+                     "lambda_vgg", "lambda_mask", "lambda_grid", "lambda_flow", "warp_flow_channels"):
+            if getattr(self, name) < 0:
+                raise TryOnError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        for name in ("lr", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise TryOnError(f"{name} must be above 0, not {getattr(self, name)}")
+        for name in ("beta1", "beta2", "ema_decay"):
+            if not 0 <= getattr(self, name) < 1:
+                raise TryOnError(f"{name} must be at least 0 and below 1, not {getattr(self, name)}")
         if not 0 <= self.lr_decay_from < self.steps:
             raise TryOnError(f"lr_decay_from must be 0 (no decay) or a step before steps ({self.steps}), not {self.lr_decay_from}")
         if self.height % 64 or self.width % 64 or self.height * 3 != self.width * 4:
             raise TryOnError(f"{self.height}x{self.width}: use a 4:3 size whose sides are multiples of 64 (256x192, 512x384, 1024x768)")
+
+
+_TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "a string",
+               str | None: "a string (or unset)"}
+
+
+def _has_type(value, kind) -> bool:
+    """Whether a config value is of its field's type (a whole number counts as a float; a bool is no number)."""
+    if value is None:
+        return kind == str | None
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, str if kind == str | None else kind)
 
 
 def load_config(path=None, **overrides) -> TrainConfig:
