@@ -58,6 +58,13 @@ def test_unpaired_mode_has_no_ground_truth_metrics(tiny_pipeline, synth_test, tm
     assert metrics["mode"] == "unpaired" and metrics["n"] >= 1 and "ssim" not in metrics
 
 
+def test_a_bad_limit_or_batch_size_is_refused(tiny_pipeline, synth_test, tmp_path):
+    for kw in (dict(limit=-2), dict(limit=0), dict(batch_size=0)):
+        with pytest.raises(TryOnError, match="must be 1 or more"):
+            evaluate(tiny_pipeline, synth_test, tmp_path / "e", **kw)
+    assert not (tmp_path / "e").exists()
+
+
 def test_perceptual_metrics_need_torchmetrics(tiny_pipeline, synth_test, tmp_path):
     if importlib.util.find_spec("torchmetrics") is not None:
         pytest.skip("torchmetrics is installed: the message for its absence cannot be seen")

@@ -192,6 +192,8 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
     grid.png into `out_dir`; returns the metrics. Photos the pipeline refuses are counted, with reasons."""
     if method not in METHODS:
         raise TryOnError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if batch_size < 1 or (limit is not None and limit < 1):
+        raise TryOnError(f"the batch size and the limit must be 1 or more, not {batch_size} and {limit}")
     pairs = read_dataset(data, split, mode, layout, pairs_file)[:limit]
     paired = mode == "paired"
     extra = (PerceptualMetrics(lpips_weights, inception_weights, paired, len(pairs))
