@@ -281,6 +281,14 @@ def test_missing_weights_say_what_to_do(tmp_path):
         load_pipeline(tmp_path)
 
 
+def test_a_device_this_machine_lacks_is_refused_before_loading(tiny_pipeline_dir, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device, message in (("cuda", "no CUDA GPU here"), ("cuda:1", "no CUDA GPU here"),
+                            ("banana", "unknown device 'banana'"), ("meta", "device meta is not supported")):
+        with pytest.raises(TryOnError, match=message):
+            load_pipeline(tiny_pipeline_dir, device=device)
+
+
 # the `tryon run` command -------------------------------------------------------------------------------------------
 def test_run_writes_the_try_on_and_intermediates(tiny_pipeline_dir, synthetic_person, tmp_path, capsys):
     person, garment = synthetic_person(3, (512, 384))

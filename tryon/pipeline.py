@@ -354,6 +354,20 @@ class TryOnPipeline(DiffusionPipeline):
         )
 
 
+def check_device(device) -> None:
+    """TryOnError when `device` is not a device name, or names a GPU this machine does not have."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise TryOnError(f"unknown device {device!r}: use cpu, cuda, cuda:1, ...") from None
+    if device.type not in ("cpu", "cuda"):
+        raise TryOnError(f"device {device} is not supported: use cpu or cuda")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TryOnError("no CUDA GPU here: use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise TryOnError(f"no GPU {device} here ({torch.cuda.device_count()} found)")
+
+
 def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.float32,
                   mirror_average: bool = True) -> TryOnPipeline:
     """The pipeline saved in `weights` (default: the repository's weights/ folder), on `device` in `dtype`;
@@ -362,6 +376,7 @@ def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.
     if not (folder / "model_index.json").is_file():
         raise TryOnError(f"{folder}: no trained pipeline here (model_index.json is missing); pass --weights with a "
                          "folder written by TryOnPipeline.save_pretrained (see scripts/export_weights.py)")
+    check_device(device)
     log.debug("loading the try-on pipeline from %s", folder)
     shown = diffusers_logging.is_progress_bar_enabled()
     diffusers_logging.disable_progress_bar()  # three small models load at once; a bar would only clutter stderr
