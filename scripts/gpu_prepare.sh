@@ -33,5 +33,8 @@ mkdir -p data_cache/gpu
 tar cJf data_cache/gpu/site.tar.xz -C "$tmp/site" .
 tar czf data_cache/gpu/viton_packed.tar.gz -C data_cache viton_packed
 rm -rf "$tmp"
-total=$(( $(git ls-files -z | xargs -0 cat | wc -c) + $(cat data_cache/gpu/* | wc -c) ))
-echo "a device call carries $(( total / 1048576 )) MiB (limit 64)"
+kib=$(( $(git ls-files -z | du -ck --files0-from=- | tail -n 1 | cut -f1) + $(du -ck data_cache/gpu/* | tail -n 1 | cut -f1) ))
+echo "a device call carries $(( kib / 1024 )) MiB of disk blocks, $(( 65536 - kib )) KiB under the 64 MiB limit"
+if [ "$kib" -gt 65536 ]; then
+  echo "over the limit: pack fewer test pairs (--max-pairs) or at a lower --quality"; exit 1
+fi
