@@ -302,7 +302,8 @@ def test_run_writes_the_try_on_and_intermediates(tiny_pipeline_dir, synthetic_pe
     assert sorted(p.name for p in (tmp_path / "why").iterdir()) == sorted(INTERMEDIATE_FILES)
 
 
-def test_run_replaces_no_input_and_no_existing_file_unasked(tiny_pipeline_dir, synthetic_person, tmp_path, capsys):
+def test_run_replaces_no_input_and_no_existing_file_unasked(tiny_pipeline_dir, synthetic_person, tmp_path, capsys,
+                                                           monkeypatch):
     person, garment = synthetic_person(3, (512, 384))
     person.save(tmp_path / "me.jpg")
     garment.save(tmp_path / "shirt.png")
@@ -317,10 +318,13 @@ def test_run_replaces_no_input_and_no_existing_file_unasked(tiny_pipeline_dir, s
                 (["--out", str(tmp_path / "shirt.png"), "--overwrite"], "is an input of this run"),
                 (["--out", str(tmp_path / "old.png")], "old.png exists: pass --overwrite"),
                 (["--out", str(tmp_path / "why"), "--overwrite"], "why is a folder"),
-                (["--out", str(tmp_path / "new.png"), "--intermediates", str(tmp_path / "why")], "parse.png exists")]
-    for extra, message in refusals:
-        assert main(run + extra) != 0, extra
-        assert message in capsys.readouterr().err, extra
+                (["--out", str(tmp_path / "new.png"), "--intermediates", str(tmp_path / "why")], "parse.png exists"),
+                (["--out", str(tmp_path / "new.gif2")], "cannot write images of type '.gif2'")]
+    with monkeypatch.context() as m:  # each is refused before the pipeline is even loaded
+        m.setattr("tryon.pipeline.load_pipeline", lambda *a, **k: pytest.fail("the pipeline was loaded"))
+        for extra, message in refusals:
+            assert main(run + extra) != 0, extra
+            assert message in capsys.readouterr().err, extra
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
     assert main(run + ["--out", str(tmp_path / "old.png"), "--overwrite"]) == 0
     assert Image.open(tmp_path / "old.png").size == person.size

@@ -102,10 +102,11 @@ def _check_outputs(outputs, inputs, overwrite: bool) -> None:
 
 def _cmd_run(args) -> int:
     from tryon.pipeline import INTERMEDIATE_FILES
-    from tryon.preprocess.image_io import save_image
+    from tryon.preprocess.image_io import image_format, save_image
 
     outputs = [args.out] + ([Path(args.intermediates) / n for n in INTERMEDIATE_FILES] if args.intermediates else [])
     _check_outputs(outputs, [args.person, args.garment], args.overwrite)
+    image_format(args.out)  # a name images cannot be written under is refused before the work, not after it
     pipe = _load_pipeline(args, mirror_average=not args.single_pass)
     result = pipe(args.person, args.garment, category=args.category, return_intermediates=bool(args.intermediates))
     save_image(result.images[0], args.out)

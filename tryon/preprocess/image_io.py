@@ -108,12 +108,19 @@ def load_mask(path, *, expected_size=None) -> np.ndarray:
     return np.asarray(im) > 127
 
 
-def save_image(image: Image.Image, path, **options) -> Path:
-    """Write an image atomically (a temporary file beside it, then a rename), in the format its suffix names."""
+def image_format(path) -> str:
+    """The PIL format that `path`'s suffix names, or TryOnError when images cannot be written under that name."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
         raise TryOnError(f"{path}: cannot write images of type {path.suffix or '(none)'!r}: use .png, .jpg or .webp")
+    return fmt
+
+
+def save_image(image: Image.Image, path, **options) -> Path:
+    """Write an image atomically (a temporary file beside it, then a rename), in the format its suffix names."""
+    path = Path(path)
+    fmt = image_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
