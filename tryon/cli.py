@@ -167,7 +167,7 @@ def _add_pipeline_args(p):
     p.add_argument("--weights", help="a saved pipeline folder (default: the repository's weights/)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
-                   help="float16/bfloat16 on a GPU only")
+                   help="float16/bfloat16 are for a GPU (on a CPU they run many times slower)")
 
 
 def _add_single_pass(p):
@@ -271,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--category", default="upper", choices=CATEGORIES,
                    help="the category of a folder of garments (a catalog file gives its own)")
     n.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
-                   help="float16/bfloat16 on a GPU only; the device is the process's accelerate device")
+                   help="float16/bfloat16 are for a GPU (on a CPU they run many times slower); the device is the "
+                        "process's accelerate device")
     _add_single_pass(n)
     n.set_defaults(func=_cmd_render)
 
