@@ -21,7 +21,6 @@ run (leftovers of a killed run) and at its end, then draws the contact sheets.
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +34,7 @@ from tqdm import tqdm
 
 from tryon.data.dataset import to_tensor
 from tryon.errors import TryOnError
+from tryon.files import atomic_write
 from tryon.pipeline import Framed
 from tryon.preprocess.image_io import load_image, save_image
 from tryon.products import IMAGE_SUFFIXES, Product, load_catalog, safe_name
@@ -308,17 +308,9 @@ def _decodes(path: Path) -> bool:
 
 
 def _write_lines(path: Path, records) -> None:
-    """Write JSON lines to a temporary file beside `path`, fsync, then rename over it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON lines atomically (tryon.files.atomic_write: flushed to disk, then renamed over `path`)."""
+    with atomic_write(path) as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
 def write_contact_sheets(out: Path, jobs: list[Job], records: dict[str, dict]) -> None:

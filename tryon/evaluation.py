@@ -23,6 +23,7 @@ from tryon.data.dataset import to_tensor
 from tryon.data.labels import GARMENT_LABELS, PARSE_LUTS
 from tryon.data.layouts import read_dataset
 from tryon.errors import TryOnError
+from tryon.files import write_text
 from tryon.metrics import psnr, ssim
 from tryon.preprocess.image_io import load_image, load_label_map, save_image
 
@@ -253,8 +254,8 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps({**summary, "cases": cases}, indent=1))
-    (out / "report.md").write_text(_report(summary, shown))
+    write_text(out / "metrics.json", json.dumps({**summary, "cases": cases}, indent=1))
+    write_text(out / "report.md", _report(summary, shown))
     save_image(_grid(rows), out / "grid.png")
     log.info("evaluated %d of %d pairs: %s", len(cases), len(pairs),
              ", ".join(f"{k} {summary[k]:.4f}" for k in ("ssim", "psnr", "ssim_garment", "psnr_garment") if k in summary))

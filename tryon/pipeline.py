@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw
 from tryon.data.dataset import to_tensor
 from tryon.data.labels import NUM_PARSE
 from tryon.errors import TryOnError
+from tryon.files import write_text
 from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
@@ -111,8 +112,8 @@ class TryOnPipelineOutput(BaseOutput):
     paste_mask: list | None = None
 
     def save_intermediates(self, folder, index: int = 0):
-        """Write image `index`'s intermediates into `folder`: INTERMEDIATE_FILES, the PNGs written atomically,
-        pose.json in the OpenPose 18-joint format."""
+        """Write image `index`'s intermediates into `folder`, each file atomically: INTERMEDIATE_FILES, pose.json in
+        the OpenPose 18-joint format."""
         if self.pose is None:
             raise TryOnError("no intermediates: call the pipeline with return_intermediates=True")
         folder = Path(folder)
@@ -123,8 +124,8 @@ class TryOnPipelineOutput(BaseOutput):
         for name in ("agnostic", "garment", "warped_garment", "composition_mask", "paste_mask"):
             save_image(getattr(self, name)[index], folder / f"{name}.png")
         pose = {"version": 1.3, "people": [{"pose_keypoints_2d": self.pose[index].reshape(-1).round(3).tolist()}]}
-        (folder / "pose.json").write_text(json.dumps(pose))
-        (folder / "crop_box.json").write_text(json.dumps(list(self.crop_boxes[index])))
+        write_text(folder / "pose.json", json.dumps(pose))
+        write_text(folder / "crop_box.json", json.dumps(list(self.crop_boxes[index])))
 
 
 def draw_pose(image: Image.Image, pose: np.ndarray) -> Image.Image:

@@ -23,6 +23,7 @@ from tryon.data.dataset import to_tensor
 from tryon.data.labels import PARSE_TO_CIHP
 from tryon.data.layouts import IMAGE_EXTENSIONS, read_pairs_file
 from tryon.errors import TryOnError
+from tryon.files import write_text
 from tryon.preprocess.image_io import save_image
 from tryon.preprocess.person import agnostic_mask, agnostic_person
 
@@ -70,7 +71,7 @@ def _write_sample(pipe, d: Path, name: str, person: Path, garment: Path, categor
     save_image(Image.fromarray(agnostic_person(f.person, mask)), d / "agnostic-v3.2" / f"{name}.jpg", quality=JPEG_QUALITY)
     keypoints = {"version": 1.3, "people": [{"pose_keypoints_2d": f.pose.reshape(-1).round(3).tolist()}]}
     (d / "openpose_json").mkdir(parents=True, exist_ok=True)
-    (d / "openpose_json" / f"{name}_keypoints.json").write_text(json.dumps(keypoints))
+    write_text(d / "openpose_json" / f"{name}_keypoints.json", json.dumps(keypoints))
 
 
 def prepare_dataset(pipe, persons_dir, garments_dir, out, pairs_file=None, split="train", height=1024, width=768,
@@ -103,8 +104,8 @@ def prepare_dataset(pipe, persons_dir, garments_dir, out, pairs_file=None, split
             except TryOnError as e:
                 problems.append(f"{person.name} {garment.name}: {e}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{split}_pairs.txt").write_text("".join(f"{n}.jpg {n}.jpg\n" for n in written))
-    (out / f"{split}_bad_photos.txt").write_text("".join(f"{p}\n" for p in problems))
+    write_text(out / f"{split}_pairs.txt", "".join(f"{n}.jpg {n}.jpg\n" for n in written))
+    write_text(out / f"{split}_bad_photos.txt", "".join(f"{p}\n" for p in problems))
     log.info("prepared %d samples in %s; %d problems listed in %s", len(written), d, len(problems),
              out / f"{split}_bad_photos.txt")
     return len(written), problems

@@ -13,6 +13,7 @@ from tryon.ads.recolor import recolor
 from tryon.ads.recommend import recommend
 from tryon.ads.text import draw_text, fill_template, fit_text, format_price
 from tryon.errors import TryOnError
+from tryon.files import write_text
 from tryon.preprocess.image_io import load_image, save_image
 from tryon.products import load_catalog, safe_name
 
@@ -83,7 +84,7 @@ def make_ads(photo, profile, products, tryon_fn, out_dir, *, formats=None, top_k
     report = {"profile": profile.name, "locale": profile.locale, "formats": formats, "picks": entries,
               "excluded": [{"sku": s, "reason": why} for s, why in excluded.items()], "failed": failed,
               "contact_sheet": "contact_sheet.png"}
-    _write_json(out / "ads.json", report)
+    write_text(out / "ads.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     return report
 
 
@@ -117,13 +118,3 @@ def contact_sheet(rows, formats, brand: Brand) -> Image.Image:
             sheet.paste(im.resize(size, Image.LANCZOS), (x, y + SHEET_HEIGHT - size[1]))
             x += size[0] + SHEET_PAD
     return sheet
-
-
-def _write_json(path: Path, data) -> None:
-    """Write JSON to a temporary name beside `path`, then rename over it (a reader never sees half a file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

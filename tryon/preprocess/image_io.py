@@ -4,13 +4,13 @@ Everything else in the project calls `load_image`, so every photo, garment and d
 """
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tryon.errors import TryOnError
+from tryon.files import atomic_write
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel phone photo is fine; a decompression bomb is not
 MIN_SIDE = 32
@@ -121,14 +121,6 @@ def save_image(image: Image.Image, path, **options) -> Path:
     """Write an image atomically (a temporary file beside it, then a rename), in the format its suffix names."""
     path = Path(path)
     fmt = image_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format=fmt, **options)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:
+        image.save(f, format=fmt, **options)
     return path

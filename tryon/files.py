@@ -1,0 +1,31 @@
+"""Writing a file so that nobody ever sees half of it: a temporary file beside it, renamed over it when complete."""
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_write(path, mode: str = "w"):
+    """Open a temporary file beside `path` for writing (text in UTF-8, or "wb" for bytes); when the block ends
+    without an error, flush it to disk and rename it over `path`; on an error, remove it and leave `path` as it
+    was. Creates the parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path, text: str) -> None:
+    """`text` into `path`, atomically (see atomic_write)."""
+    with atomic_write(path) as f:
+        f.write(text)
