@@ -130,6 +130,16 @@ def test_init_fine_tunes_from_saved_weights(tmp_path, synth_viton):
         Trainer(_cfg(tmp_path / "bad", synth_viton, "parser", steps=1, init=str(tmp_path)))
 
 
+def test_init_refuses_a_generator_built_for_another_resolution(tmp_path, synth_viton, warp_dir):
+    from tryon.models import TryOnGenerator
+    from tryon.preprocess.person import GENERATOR_CHANNELS
+
+    TryOnGenerator(in_channels=GENERATOR_CHANNELS, ngf=8, height=256, width=192).save_pretrained(tmp_path / "g256")
+    with pytest.raises(TryOnError, match="built for 256x192, and this run trains at 512x384"):
+        Trainer(_cfg(tmp_path, synth_viton, "generator", steps=1, init=str(tmp_path / "g256"),
+                     warp_model=str(warp_dir), height=512, width=384))
+
+
 def test_a_tps_warp_fine_tuned_with_a_flow_refiner_starts_as_that_warp(tmp_path, synth_viton, warp_dir):
     cfg = _cfg(tmp_path, synth_viton, "warp", steps=3, checkpoint_every=100, init=str(warp_dir),
                warp_flow_channels=8, lambda_ssim=1)

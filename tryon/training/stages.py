@@ -232,6 +232,10 @@ class GeneratorStage(Stage):
         self.matcher.requires_grad_(False)
         self.G = self._init_or_new(TryOnGenerator, "generator", in_channels=GENERATOR_CHANNELS, ngf=cfg.ngf,
                                    height=cfg.height, width=cfg.width)
+        built = (self.G.config.height, self.G.config.width)
+        if built != (cfg.height, cfg.width):
+            raise TryOnError(f"{cfg.init}: its generator is built for {built[0]}x{built[1]}, and this run trains at "
+                             f"{cfg.height}x{cfg.width}: set height and width to match, or train without --init")
         self.D = MultiScaleDiscriminator(in_channels=GENERATOR_CHANNELS + 3, ndf=cfg.ndf, num_scales=cfg.num_d)
         self.ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema_decay > 0 else None
         self.opt_g = self._optimizer(self.G.parameters(), cfg.lr)
