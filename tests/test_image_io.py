@@ -18,9 +18,26 @@ def _photo(w=64, h=48):
 def test_rgb_photo_loads_from_path_bytes_and_pil(tmp_path):
     p = tmp_path / "a.png"
     _photo().save(p)
-    for src in (p, str(p), p.read_bytes(), Image.open(p)):
+    for src in (p, str(p), p.read_bytes(), Image.open(p), np.asarray(Image.open(p))):
         im = load_image(src)
         assert im.mode == "RGB" and im.size == (64, 48)
+    assert np.array_equal(np.asarray(load_image(np.asarray(Image.open(p)))), np.asarray(load_image(p)))
+
+
+@pytest.mark.parametrize("source, match", [
+    (np.zeros((48, 64, 3), np.float32), "an image array must be uint8"),
+    (np.zeros((2, 48, 64, 3), np.uint8), "an image array must be uint8"),
+    (None, "not NoneType"),
+    (3, "not int"),
+])
+def test_what_is_not_an_image_is_named(source, match):
+    with pytest.raises(TryOnError, match=match):
+        load_image(source)
+
+
+def test_a_folder_is_not_an_image(tmp_path):
+    with pytest.raises(TryOnError, match="a folder, not an image file"):
+        load_image(tmp_path)
 
 
 @pytest.mark.parametrize("make, match", [

@@ -212,6 +212,12 @@ def test_bad_arguments(tiny_pipeline, synthetic_person):
         tiny_pipeline([person, person], [garment])
     with pytest.raises(TryOnError, match="unknown garment category"):
         tiny_pipeline(person, garment, category="hat")
+    with pytest.raises(TryOnError, match="no person photo given"):
+        tiny_pipeline([], [])
+    with pytest.raises(TryOnError, match="person photo: an image must be a path, bytes, a PIL image or a uint8 array"):
+        tiny_pipeline(None, garment)
+    as_arrays = tiny_pipeline(np.asarray(person), np.asarray(garment)).images[0]  # what gradio hands over
+    assert np.array_equal(np.asarray(as_arrays), np.asarray(tiny_pipeline(person, garment).images[0]))
 
 
 def test_intermediates(tiny_pipeline, synthetic_person, tmp_path):

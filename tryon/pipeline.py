@@ -318,14 +318,16 @@ class TryOnPipeline(DiffusionPipeline):
     @torch.inference_mode()
     def __call__(self, person, garment, category="upper", return_intermediates: bool = False,
                  mirror_average: bool | None = None) -> TryOnPipelineOutput:
-        """Try `garment` on `person`: each a path, bytes or PIL image, or a list of them (a batch, one garment per
-        person). `category` is one of tryon.data.labels.CATEGORIES, or a list with one per person.
+        """Try `garment` on `person`: each a path, bytes, PIL image or uint8 array, or a list of them (a batch, one
+        garment per person). `category` is one of tryon.data.labels.CATEGORIES, or a list with one per person.
         `mirror_average` (None: the pipeline's setting) says whether to average with the mirrored render.
 
         Returns a TryOnPipelineOutput whose `images` are the try-ons at each photo's own size; bad input raises
         TryOnError. The same inputs always give the same output, alone or in a batch.
         """
         persons, garments = _as_list(person), _as_list(garment)
+        if not persons:
+            raise TryOnError("no person photo given")
         if len(persons) != len(garments):
             raise TryOnError(f"{len(persons)} person photos but {len(garments)} garments: give one garment per photo")
         categories = _as_list(category) if isinstance(category, (list, tuple)) else [category] * len(persons)

@@ -24,11 +24,20 @@ def _name(source) -> str:
 def _open(source) -> Image.Image:
     if isinstance(source, Image.Image):
         return source
+    if isinstance(source, np.ndarray):
+        if source.dtype != np.uint8 or not (source.ndim == 2 or (source.ndim == 3 and source.shape[2] in (3, 4))):
+            raise TryOnError(f"an image array must be uint8, HxW, HxWx3 (RGB) or HxWx4 (RGBA), not {source.dtype} "
+                             f"of shape {source.shape}")
+        return Image.fromarray(source)
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise TryOnError("the image file is empty")
         return Image.open(io.BytesIO(source))
+    if not isinstance(source, (str, os.PathLike)):
+        raise TryOnError(f"an image must be a path, bytes, a PIL image or a uint8 array, not {type(source).__name__}")
     path = Path(source)
+    if path.is_dir():
+        raise TryOnError(f"{path}: a folder, not an image file")
     if not path.is_file():
         raise TryOnError(f"{path}: file not found")
     size = path.stat().st_size
@@ -79,7 +88,8 @@ def _decode(source, max_pixels: int) -> Image.Image:
 
 
 def load_image(source, *, keep_alpha: bool = False, max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> Image.Image:
-    """Open a path, bytes or PIL image as an upright RGB (or RGBA with `keep_alpha`) PIL image.
+    """Open a path, bytes, PIL image or uint8 array (HxW, HxWx3 RGB, HxWx4 RGBA) as an upright RGB (or RGBA with
+    `keep_alpha`) PIL image.
 
     Raises TryOnError, naming the file, for: a missing, empty, oversized or non-image file; a truncated or
     corrupt image; more than `max_pixels` pixels; a side shorter than `min_side`.
