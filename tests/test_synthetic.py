@@ -200,6 +200,9 @@ def test_cli(tmp_path, capsys):
                 "--height", "128", "--width", "96", "--seed", "4"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "out")
     assert len(list((tmp_path / "out" / "test" / "image").glob("*.jpg"))) == 2
+    assert cli(["synth", str(tmp_path / "out")]) == 2  # a folder with data in it is never written over
+    assert "is not empty" in capsys.readouterr().err
+    assert len(list((tmp_path / "out" / "test" / "image").glob("*.jpg"))) == 2
     assert cli(["synth", str(tmp_path / "bad"), "--height", "10"]) == 2
     assert "at least 64x48" in capsys.readouterr().err
 

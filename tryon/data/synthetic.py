@@ -618,7 +618,7 @@ WRITERS = {"viton": _write_viton, "viton_hd": _write_viton_hd, "dresscode": _wri
 
 
 def make_synthetic_dataset(root, layout="viton", n_train=8, n_test=4, height=256, width=192, seed=0):
-    """Write a synthetic try-on dataset in `layout` under `root` and return the root.
+    """Write a synthetic try-on dataset in `layout` under `root` (new or empty) and return the root.
 
     `n_train`/`n_test` count samples (per category for DressCode); the same arguments write the same bytes.
     """
@@ -629,6 +629,8 @@ def make_synthetic_dataset(root, layout="viton", n_train=8, n_test=4, height=256
     if n_train < 0 or n_test < 0:
         raise TryOnError("The numbers of train and test samples cannot be negative.")
     root = pathlib.Path(root)
+    if root.is_dir() and any(root.iterdir()):
+        raise TryOnError(f"{root} is not empty: synthetic data goes into a new or empty folder (nothing was changed)")
     root.mkdir(parents=True, exist_ok=True)
     WRITERS[layout](root, np.random.default_rng(seed), n_train, n_test, (height, width))
     return root
