@@ -253,7 +253,6 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
         rows.append([f.photo, load_image(pair.cloth), render(pipe, [f], [pair.category], method)[0]])
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     write_text(out / "metrics.json", json.dumps({**summary, "cases": cases}, indent=1))
     write_text(out / "report.md", _report(summary, shown))
     save_image(_grid(rows), out / "grid.png")

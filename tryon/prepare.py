@@ -70,7 +70,6 @@ def _write_sample(pipe, d: Path, name: str, person: Path, garment: Path, categor
     save_image(Image.fromarray(PARSE_TO_CIHP[parse]), d / "image-parse-v3" / f"{name}.png")
     save_image(Image.fromarray(agnostic_person(f.person, mask)), d / "agnostic-v3.2" / f"{name}.jpg", quality=JPEG_QUALITY)
     keypoints = {"version": 1.3, "people": [{"pose_keypoints_2d": f.pose.reshape(-1).round(3).tolist()}]}
-    (d / "openpose_json").mkdir(parents=True, exist_ok=True)
     write_text(d / "openpose_json" / f"{name}_keypoints.json", json.dumps(keypoints))
 
 
@@ -103,7 +102,6 @@ def prepare_dataset(pipe, persons_dir, garments_dir, out, pairs_file=None, split
                 written.append(name)
             except TryOnError as e:
                 problems.append(f"{person.name} {garment.name}: {e}")
-    out.mkdir(parents=True, exist_ok=True)
     write_text(out / f"{split}_pairs.txt", "".join(f"{n}.jpg {n}.jpg\n" for n in written))
     write_text(out / f"{split}_bad_photos.txt", "".join(f"{p}\n" for p in problems))
     log.info("prepared %d samples in %s; %d problems listed in %s", len(written), d, len(problems),
