@@ -1,6 +1,6 @@
 import pytest
 
-from tryon.files import atomic_write, write_text
+from tryon.files import atomic_write, is_input_folder, write_text
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -14,3 +14,12 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     with atomic_write(path, "wb") as f:
         f.write("new é".encode())
     assert path.read_text(encoding="utf-8") == "new é" and len(list(path.parent.iterdir())) == 1
+
+
+def test_is_input_folder(tmp_path):
+    (tmp_path / "catalog.csv").write_text("sku,image\n")
+    assert is_input_folder(tmp_path, tmp_path / "." / "")
+    assert is_input_folder(str(tmp_path), tmp_path)
+    assert not is_input_folder(tmp_path, tmp_path / "renders")
+    assert not is_input_folder(tmp_path / "catalog.csv", tmp_path)  # a catalog file is no folder
+    assert not is_input_folder([tmp_path], tmp_path)

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from tryon.data.dataset import to_tensor
 from tryon.errors import TryOnError
-from tryon.files import atomic_write
+from tryon.files import atomic_write, is_input_folder
 from tryon.pipeline import Framed
 from tryon.preprocess.image_io import load_image, save_image
 from tryon.products import IMAGE_SUFFIXES, Product, load_catalog, safe_name
@@ -128,8 +128,7 @@ def render_catalog(pipe, garments, models, out_dir, *, fmt: str = "png", size: t
     if not 1 <= quality <= 100 or batch_size < 1:
         raise TryOnError("quality must be 1 to 100 and the batch size 1 or more")
     for what, source in (("garments", garments), ("model photos", models)):
-        folder = Path(source) if isinstance(source, (str, os.PathLike)) else None
-        if folder is not None and folder.is_dir() and folder.resolve() == Path(out_dir).resolve():
+        if is_input_folder(source, out_dir):
             raise TryOnError(f"{out_dir} is the folder of the {what}: write the renders to a folder of their own "
                              "(there, a second run would take them for inputs)")
     products = list(garments) if isinstance(garments, (list, tuple)) else load_catalog(garments, default_category=category)

@@ -1,4 +1,5 @@
-"""Writing a file so that nobody ever sees half of it: a temporary file beside it, renamed over it when complete."""
+"""Where and how output files are written: never into the folder of the inputs, and never seen half-written (a
+temporary file beside the target, renamed over it when complete)."""
 import os
 import tempfile
 from contextlib import contextmanager
@@ -29,3 +30,10 @@ def write_text(path, text: str) -> None:
     """`text` into `path`, atomically (see atomic_write)."""
     with atomic_write(path) as f:
         f.write(text)
+
+
+def is_input_folder(source, out) -> bool:
+    """Whether `source` (an input: a path, or a list or other object that is no folder) is a folder and the same
+    one as the output folder `out`: outputs written there would be read back as inputs."""
+    return (isinstance(source, (str, os.PathLike)) and Path(source).is_dir()
+            and Path(source).resolve() == Path(out).resolve())

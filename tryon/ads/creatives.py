@@ -13,7 +13,7 @@ from tryon.ads.recolor import recolor
 from tryon.ads.recommend import recommend
 from tryon.ads.text import draw_text, fill_template, fit_text, format_price
 from tryon.errors import TryOnError
-from tryon.files import write_text
+from tryon.files import is_input_folder, write_text
 from tryon.preprocess.image_io import load_image, save_image
 from tryon.products import load_catalog, safe_name
 
@@ -33,8 +33,7 @@ def make_ads(photo, profile, products, tryon_fn, out_dir, *, formats=None, top_k
     with why, failures), each written to a temporary name and renamed. A garment whose try-on fails with a
     TryOnError is recorded under `failed` and the others go on.
     """
-    catalog_dir = Path(products) if isinstance(products, (str, os.PathLike)) else None
-    if catalog_dir is not None and catalog_dir.is_dir() and catalog_dir.resolve() == Path(out_dir).resolve():
+    if is_input_folder(products, out_dir):
         raise TryOnError(f"{out_dir} is the catalog's folder: write the creatives to a folder of their own (there, "
                          "the next run would take them for garments)")
     person = load_image(photo)
