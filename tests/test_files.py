@@ -11,7 +11,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
             f.write("half of the new")
             raise RuntimeError("killed mid-write")
     assert path.read_text() == "old" and [p.name for p in path.parent.iterdir()] == ["report.json"]
-    with atomic_write(path, "wb") as f:
+    with atomic_write(path, "wb", durable=True) as f:
         f.write("new é".encode())
     assert path.read_text(encoding="utf-8") == "new é" and len(list(path.parent.iterdir())) == 1
 

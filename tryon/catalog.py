@@ -307,8 +307,8 @@ def _decodes(path: Path) -> bool:
 
 
 def _write_lines(path: Path, records) -> None:
-    """Write JSON lines atomically (tryon.files.atomic_write: flushed to disk, then renamed over `path`)."""
-    with atomic_write(path) as f:
+    """Write JSON lines atomically and durably (tryon.files.atomic_write: flushed to disk, then renamed)."""
+    with atomic_write(path, durable=True) as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 

@@ -7,18 +7,20 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_write(path, mode: str = "w"):
+def atomic_write(path, mode: str = "w", durable: bool = False):
     """Open a temporary file beside `path` for writing (text in UTF-8, or "wb" for bytes); when the block ends
-    without an error, flush it to disk and rename it over `path`; on an error, remove it and leave `path` as it
-    was. Creates the parent folders."""
+    without an error, rename it over `path`; on an error, remove it and leave `path` as it was. Creates the parent
+    folders. A killed process never leaves half a file; `durable` also flushes it to disk before the rename (an fsync,
+    for a record that must survive a power cut: the catalog's manifest)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
