@@ -41,9 +41,10 @@ from tryon.models.chain import batch_repr, load_pretrained, mirror_batch, warp_g
 log = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
-# what TryOnPipelineOutput.save_intermediates writes into its folder
-INTERMEDIATE_FILES = ("person.png", "pose.png", "parse.png", "agnostic.png", "garment.png", "warped_garment.png",
-                      "composition_mask.png", "paste_mask.png", "pose.json", "crop_box.json")
+# the intermediates saved as they are (TryOnPipelineOutput fields), and every file save_intermediates writes
+SAVED_AS_IS = ("agnostic", "garment", "warped_garment", "composition_mask", "paste_mask")
+INTERMEDIATE_FILES = ("person.png", "pose.png", "parse.png", *(f"{name}.png" for name in SAVED_AS_IS), "pose.json",
+                      "crop_box.json")
 # One colour per body-parse label (tryon.data.labels.PARSE_LABELS), for looking at parse maps.
 PARSE_COLOURS = np.array([
     (0, 0, 0), (128, 64, 0), (255, 204, 153), (255, 128, 128), (220, 40, 40), (40, 60, 200), (160, 40, 160),
@@ -121,7 +122,7 @@ class TryOnPipelineOutput(BaseOutput):
         save_image(person, folder / "person.png")
         save_image(draw_pose(person, self.pose[index]), folder / "pose.png")
         save_image(Image.fromarray(PARSE_COLOURS[self.parse[index]]), folder / "parse.png")
-        for name in ("agnostic", "garment", "warped_garment", "composition_mask", "paste_mask"):
+        for name in SAVED_AS_IS:
             save_image(getattr(self, name)[index], folder / f"{name}.png")
         pose = {"version": 1.3, "people": [{"pose_keypoints_2d": self.pose[index].reshape(-1).round(3).tolist()}]}
         write_text(folder / "pose.json", json.dumps(pose))
