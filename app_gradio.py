@@ -5,7 +5,7 @@ import argparse
 import logging
 import sys
 
-from tryon.app import build_app, launch, load_content
+from tryon.app import address_lines, build_app, launch, load_content, serve
 from tryon.errors import TryOnError
 from tryon.pipeline import load_pipeline
 
@@ -37,12 +37,15 @@ def main(argv=None) -> int:
     except TryOnError as e:
         print(f"app_gradio.py: error: {e}", file=sys.stderr)
         return 2
+    demo = build_app(pipe, persons, products)
     try:
-        launch(build_app(pipe, persons, products), args.host, args.port, share=args.share)
+        url, share_url = launch(demo, args.host, args.port, share=args.share)
     except OSError as e:  # the port is taken, or the host is not an address of this machine
         print(f"app_gradio.py: error: cannot serve on {args.host}:{args.port} ({e}); pass another --port or --host",
               file=sys.stderr)
         return 2
+    print(address_lines(url, share_url), flush=True)
+    serve(demo)
     return 0
 
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The app's speed on this CPU, beside the reference pix2pix U-Net forward timed in the same run.
 
-Prints JSON: live mode (tryon.app.live_frame, what the Live tab runs per webcam frame, on a 640x480 synthetic
-person frame sequence, the person moving a little each frame): median seconds per frame and frames/s; the same
+Prints JSON: live mode (tryon.live.LiveTryOn, what the Live tab runs per webcam frame, on a 640x480 synthetic
+person frame sequence, the person stepping sideways a little each frame): median seconds per frame and frames/s,
+how many frames were key frames (parse and warp run; the others reuse them, see tryon.live), the median key frame's
+seconds, and the rate when every frame is a key frame (a shopper who never stands still); the same
 sequence as the webcam of headless Chromium (a fake capture device) on the Live tab of the running app: try-ons
 shown per second; /tryon through the app (gradio_client, one call at a time, a 512x384 photo): median seconds; 16
 concurrent /tryon calls: wall seconds; and each time as a ratio to the reference forward
@@ -26,14 +28,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tryon.app import EXAMPLES, build_app, launch, live_frame, load_content
+from tryon.app import EXAMPLES, build_app, launch, load_content
 from tryon.data.synthetic import make_sample
+from tryon.live import STILL_PX, LiveTryOn
 from tryon.pipeline import DEFAULT_WEIGHTS, TryOnPipeline
 
 REPO = Path(__file__).resolve().parents[1]
 REF = REPO.parent / "shared" / "bench"
 PERSON_SEED = 3  # a synthetic person that mediapipe finds
-GARMENT = EXAMPLES / "garments" / "tee-21.png"
+GARMENT = EXAMPLES / "garments" / "tee-stripe.jpg"
 
 
 def frames(n: int) -> list[Image.Image]:
@@ -90,21 +93,26 @@ def bench_browser_live(url: str, seconds: float) -> dict:
 
 
 def bench_live(pipe, n: int) -> dict:
-    """live_frame on `frames(n)` after two warm-up frames, in a worker thread as the app runs its handlers (on a
-    busy 2-core machine, torch is several times slower in the main thread than in another thread)."""
-    def run():
-        seconds = []
+    """LiveTryOn on `frames(n)` after two warm-up frames, as the Live tab runs it, and again with every frame a key
+    frame; in a worker thread as the app runs its handlers (on a busy 2-core machine, torch is several times slower
+    in the main thread than in another thread)."""
+    def run(still_px: float) -> tuple[list[float], list[bool]]:
+        live, seconds, keys = LiveTryOn(pipe, still_px=still_px), [], []
         for i, frame in enumerate(frames(n + 2)):
-            start = time.perf_counter()
-            _, status = live_frame(pipe, frame, GARMENT, "upper")
-            if "frames/s" not in status:
-                raise SystemExit(f"frame {i}: {status}")
+            start, key_frames = time.perf_counter(), live.key_frames
+            out = live(frame, GARMENT, "upper")
+            if not out.tried_on:
+                raise SystemExit(f"frame {i}: {out.status}")
             seconds.append(time.perf_counter() - start)
-        return statistics.median(seconds[2:])
+            keys.append(live.key_frames > key_frames)
+        return seconds[2:], keys[2:]
 
     with ThreadPoolExecutor(1) as pool:
-        median = pool.submit(run).result()
-    return {"seconds_per_frame": round(median, 4), "frames_per_s": round(1 / median, 2)}
+        (seconds, keys), (every, _) = pool.submit(run, STILL_PX).result(), pool.submit(run, 0.0).result()
+    median = statistics.median(seconds)
+    return {"seconds_per_frame": round(median, 4), "frames_per_s": round(1 / median, 2),
+            "key_frames": sum(keys), "key_frame_s": round(statistics.median(every), 4),
+            "frames_per_s_every_frame_key": round(1 / statistics.median(every), 2)}
 
 
 def bench_app(pipe, calls: int, browser_seconds: float) -> dict:
@@ -115,7 +123,7 @@ def bench_app(pipe, calls: int, browser_seconds: float) -> dict:
         port = s.getsockname()[1]
     demo = build_app(pipe, *load_content())
     with contextlib.redirect_stdout(sys.stderr):  # gradio's start-up lines: stdout is for the JSON
-        launch(demo, port=port, block=False)
+        launch(demo, port=port)
     try:
         photo = Path(tempfile.mkdtemp()) / "person.png"
         Image.fromarray(make_sample(np.random.default_rng(PERSON_SEED), (512, 384)).person).save(photo)
@@ -163,7 +171,8 @@ def main():
             ref = pool.submit(time_reference, threads=a.threads).result()
         result["reference"] = ref
         result["ratio_to_ref_forward"] = {k: round(seconds[k] / ref["ref_forward_s"], 2)
-                                          for k in ("seconds_per_frame", "tryon_call_s", "concurrent_16_wall_s")}
+                                          for k in ("seconds_per_frame", "key_frame_s", "tryon_call_s",
+                                                    "concurrent_16_wall_s")}
     else:
         result["reference"] = f"skipped: {REF / 'ref_step.py'} not found"
     print(json.dumps(result, indent=1))

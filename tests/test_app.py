@@ -43,9 +43,9 @@ def app(tiny_pipeline):
     from tryon.app import TEMP_DIR, build_app, launch, load_content
 
     demo = build_app(tiny_pipeline, *load_content())
-    port = _free_port()
-    launch(demo, port=port, block=False)
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", temp=TEMP_DIR)
+    url, share_url = launch(demo, port=_free_port())
+    assert share_url is None  # never a public link unless asked
+    yield SimpleNamespace(url=url, temp=TEMP_DIR)
     demo.close()
 
 
@@ -146,84 +146,231 @@ def test_uploads_are_not_left_on_disk(app, client, photos, tmp_path):
     assert not [f for f in files if f.read_bytes() == person.read_bytes()]
 
 
-def test_the_page_tries_on_in_chromium(app, photos, tmp_path):
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """One headless Chromium for the module's page tests, its webcam a fake device playing a test pattern (nobody
+    in it); each test opens its own page, which is its own app session."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    person, garment = photos[0]
+    fake_webcam = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
     with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(tempfile.mkdtemp(dir=tmp_path), executable_path=str(CHROMIUM),
-                                                       headless=True, args=CHROMIUM_ARGS,
-                                                       viewport={"width": 1400, "height": 1000})
-        try:
-            page = browser.new_page()
-            page.goto(app.url)
-            (tmp_path / "notes.png").write_text("not a photo")
-            page.locator("#person input[type=file]").set_input_files(str(tmp_path / "notes.png"))
-            page.locator("#garment input[type=file]").set_input_files(str(garment))
-            page.wait_for_selector(f"#garment img[src*='{garment.name}']")
-            page.click("#tryon-button")
-            toast = page.locator("[data-testid='toast-body']").filter(has_text="person photo: ")
-            toast.wait_for(timeout=30_000)
-            error = toast.inner_text()
-            page.locator("#person input[type=file]").set_input_files(str(person))
-            page.wait_for_selector(f"#person img[src*='{person.name}']")  # uploaded: the page shows it
-            page.click("#tryon-button")
-            page.wait_for_function("() => { const i = document.querySelector('#result img');"
-                                   " return i && i.complete && i.naturalWidth > 0; }", timeout=60_000)
-            width = page.evaluate("document.querySelector('#result img').naturalWidth")
-            page.click("#explain input")
-            page.wait_for_function("document.querySelectorAll('#steps img').length == 5", timeout=30_000)
-            page.screenshot(path=tmp_path / "page.png")
-            result = Image.open(io.BytesIO(page.locator("#result img").screenshot())).convert("L")
-        finally:
-            browser.close()
+        browser = p.chromium.launch_persistent_context(tmp_path_factory.mktemp("chromium"),
+                                                       executable_path=str(CHROMIUM), headless=True,
+                                                       args=CHROMIUM_ARGS + fake_webcam,
+                                                       viewport={"width": 1280, "height": 900})
+        yield browser
+        browser.close()
+
+
+def _open(chromium, app):
+    page = chromium.new_page()
+    page.goto(app.url)
+    page.wait_for_selector("#catalog img")
+    return page
+
+
+def _form(page) -> dict:
+    """What the page shows of the shopper's choice: the catalog pick, the category, the try-on and the Explain steps
+    on the Try on tab; the try-on, product and price on the Ad creatives tab (looked at, then back)."""
+    shown = page.evaluate("""() => ({
+        pick: [...document.querySelectorAll('#catalog button.thumbnail-item')]
+            .findIndex(t => t.classList.contains('selected')),
+        category: (document.querySelector('#category input:checked') || {}).value || null,
+        result: !!document.querySelector('#result img'),
+        steps: document.querySelectorAll('#steps img').length,
+    })""")
+    page.get_by_role("tab", name="Ad creatives").click()
+    page.wait_for_selector("#product")
+    shown.update(page.evaluate("""() => ({
+        product: document.querySelector('#product textarea, #product input').value,
+        price: document.querySelector('#price input').value,
+        ad_tryon: !!document.querySelector('#ad-tryon img'),
+    })"""))
+    page.get_by_role("tab", name="Try on").click()
+    page.wait_for_selector("#catalog img")
+    return shown
+
+
+def _tried_on(page, explain: bool = False):
+    page.click("#tryon-button")
+    page.wait_for_function("(i => i && i.complete && i.naturalWidth)(document.querySelector('#result img'))",
+                           timeout=60_000)
+    if explain:
+        page.wait_for_function("document.querySelectorAll('#steps img').length == 8", timeout=30_000)
+
+
+def test_the_page_tries_on_in_chromium(app, chromium, photos, tmp_path):
+    from tryon.app import STEPS
+
+    person, garment = photos[0]
+    page = _open(chromium, app)
+    (tmp_path / "notes.png").write_text("not a photo")
+    page.locator("#person input[type=file]").set_input_files(str(tmp_path / "notes.png"))
+    page.locator("#garment input[type=file]").set_input_files(str(garment))
+    page.wait_for_selector(f"#garment img[src*='{garment.name}']")
+    page.click("#tryon-button")
+    toast = page.locator("[data-testid='toast-body']").filter(has_text="person photo: ")
+    toast.wait_for(timeout=30_000)
+    error = toast.inner_text()
+    page.locator("#person input[type=file]").set_input_files(str(person))
+    page.wait_for_selector(f"#person img[src*='{person.name}']")  # uploaded: the page shows it
+    page.click("#explain input")
+    _tried_on(page, explain=True)
+    page.wait_for_function("[...document.querySelectorAll('#steps img')].every(i => i.complete && i.naturalWidth)")
+    width = page.evaluate("document.querySelector('#result img').naturalWidth")
+    steps = page.evaluate("""[...document.querySelectorAll('#steps .thumbnail-item')].map(t => {
+        const i = t.querySelector('img'), c = t.querySelector('.caption-label');
+        return {w: i.clientWidth, h: i.clientHeight, caption: c.innerText,
+                cut: c.scrollWidth > c.clientWidth + 1 || c.scrollHeight > c.clientHeight + 1}; })""")
+    legend = page.locator("#parse-legend").inner_text()
+    result = Image.open(io.BytesIO(page.locator("#result img").screenshot())).convert("L")
+    page.close()
     assert "not an image file" in error and "Traceback" not in error  # shown to the shopper as it is
     assert width == Image.open(person).width  # the full-size try-on, not a thumbnail
     assert np.asarray(result, np.float32).std() > 10  # a picture, not a blank box
-    assert np.asarray(Image.open(tmp_path / "page.png").convert("L"), np.float32).std() > 10
+    assert [s["caption"] for s in steps] == list(STEPS)  # every step, in the pipeline's order, captioned in full
+    assert not any(s["cut"] for s in steps)
+    assert all(s["w"] >= 192 and s["h"] >= 256 for s in steps), steps  # at least the models' crop size (256x192)
+    assert all(word in legend for word in ("background", "hair", "face", "upper", "left arm", "shoes"))
 
 
-def test_live_mode_streams_the_webcam_in_chromium(app, tmp_path):
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+def test_every_creative_format_is_shown_whole_in_chromium(app, chromium, photos):
+    person, garment = photos[1]
+    page = _open(chromium, app)
+    page.locator("#person input[type=file]").set_input_files(str(person))
+    page.locator("#catalog button.thumbnail-item").nth(1).click()
+    _tried_on(page)
+    page.get_by_role("tab", name="Ad creatives").click()
+    page.click("#ad-button")
+    page.wait_for_function("[...document.querySelectorAll('#creatives img')].length == 5 &&"
+                           " [...document.querySelectorAll('#creatives img')].every(i => i.complete && i.naturalWidth)",
+                           timeout=60_000)
+    shown = []
+    for i in range(5):  # each one scrolled into view, as a designer would look at it
+        page.locator("#creatives img").nth(i).scroll_into_view_if_needed()
+        shown.append(page.evaluate("""i => {
+            const img = document.querySelectorAll('#creatives img')[i], r = img.getBoundingClientRect();
+            const wrap = document.querySelector('#creatives .grid-wrap').getBoundingClientRect();
+            return {caption: img.closest('.thumbnail-item').querySelector('.caption-label').innerText,
+                    w: r.width, h: r.height, nw: img.naturalWidth, nh: img.naturalHeight,
+                    inView: r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth,
+                    inGallery: r.top >= wrap.top && r.bottom <= wrap.bottom && r.left >= wrap.left
+                               && r.right <= wrap.right}; }""", i))
+    page.close()
+    assert [s["caption"] for s in shown] == [f"{f} {w}x{h}" for f, (w, h) in FORMATS.items()]
+    for s in shown:
+        assert s["inView"] and s["inGallery"], s  # nothing cut off by the page or the gallery
+        assert abs(s["w"] / s["h"] - s["nw"] / s["nh"]) < 0.02 * s["nw"] / s["nh"], s  # whole, not cropped
+        assert s["h"] >= 60, s  # large enough to read (the leaderboard is 90 pixels tall)
 
-    fake_webcam = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # a test pattern, nobody
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(tempfile.mkdtemp(dir=tmp_path), executable_path=str(CHROMIUM),
-                                                       headless=True, args=CHROMIUM_ARGS + fake_webcam)
-        try:
-            page = browser.new_page()
-            page.goto(app.url)
-            page.locator("#catalog button.thumbnail-item").first.click()
-            page.get_by_role("tab", name="Live").click()
-            page.locator("#camera button").filter(has_text="Click to Access Webcam").click()
-            # start streaming only once the camera plays: a click before that streams nothing (seen on a cold start)
-            page.wait_for_function("(v => v && v.readyState >= 2)(document.querySelector('#camera video'))",
-                                   timeout=30_000)
-            page.click("#camera button.capture-button")
-            page.wait_for_function("document.querySelector('#live img')", timeout=60_000)
-            page.wait_for_function("document.querySelector('#live-status').innerText.includes('person photo')",
-                                   timeout=30_000)
-            src = page.evaluate("document.querySelector('#live img').src")
-            status = page.locator("#live-status").inner_text()
-        finally:
-            browser.close()
+
+def test_the_choice_shown_is_always_the_current_one_in_chromium(app, chromium, photos, tmp_path):
+    from tryon.app import load_content
+
+    products = load_content()[1]
+    person, garment = photos[0]
+    page = _open(chromium, app)
+    page.locator("#person input[type=file]").set_input_files(str(person))
+    page.locator("#catalog button.thumbnail-item").nth(4).click()  # a catalog garment fills the ad form
+    page.wait_for_selector(f"#garment img[src*='{products[4].image.name}']")  # the server's answer to the pick
+    picked = _form(page)
+    page.locator("#garment input[type=file]").set_input_files(str(garment))  # then one of the shopper's own
+    page.wait_for_selector(f"#garment img[src*='{garment.name}']")
+    page.wait_for_selector("#catalog button.thumbnail-item.selected", state="detached")
+    uploaded = _form(page)
+    page.click("#explain input")
+    _tried_on(page, explain=True)
+    tried = _form(page)
+    page.locator("#catalog button.thumbnail-item").nth(0).click()  # another garment: the try-on no longer applies
+    page.wait_for_selector(f"#garment img[src*='{products[0].image.name}']")
+    repicked = _form(page)
+    _tried_on(page)
+    (tmp_path / "broken.png").write_text("not a photo")
+    page.locator("#person input[type=file]").set_input_files(str(tmp_path / "broken.png"))
+    page.click("#tryon-button")  # a failed try-on leaves nothing of the last one
+    page.locator("[data-testid='toast-body']").filter(has_text="person photo: ").wait_for(timeout=30_000)
+    failed = _form(page)
+    page.close()
+    assert picked == {"pick": 4, "category": products[4].category, "product": products[4].name,
+                      "price": f"{products[4].price:g}", "result": False, "ad_tryon": False, "steps": 0}
+    assert uploaded == {**picked, "pick": -1, "product": "", "price": ""}  # no catalog name, price or highlight
+    assert tried == {**uploaded, "result": True, "ad_tryon": True, "steps": 8}
+    assert repicked == {"pick": 0, "category": products[0].category, "product": products[0].name,
+                        "price": f"{products[0].price:g}", "result": False, "ad_tryon": False, "steps": 0}
+    assert failed == {**repicked, "result": False, "ad_tryon": False, "steps": 0}
+
+
+def test_live_mode_streams_the_webcam_in_chromium(app, chromium):
+    page = _open(chromium, app)
+    page.get_by_role("tab", name="Live").click()
+    page.locator("#camera button").filter(has_text="Click to Access Webcam").click()
+    # start streaming only once the camera plays: a click before that streams nothing (seen on a cold start)
+    page.wait_for_function("(v => v && v.readyState >= 2)(document.querySelector('#camera video'))", timeout=30_000)
+    page.click("#camera button.capture-button")
+    page.wait_for_function("document.querySelector('#live-status').innerText.includes('No garment yet')",
+                           timeout=60_000)  # said in the panel, not only in a toast
+    video, button = (page.locator(s).bounding_box() for s in ("#camera video", "#camera button.capture-button"))
+    page.get_by_role("tab", name="Try on").click()
+    page.locator("#catalog button.thumbnail-item").first.click()
+    page.get_by_role("tab", name="Live").click()
+    page.wait_for_function("document.querySelector('#live-status').innerText.includes('person photo')",
+                           timeout=30_000)
+    src = page.evaluate("document.querySelector('#live img').src")
+    status = page.locator("#live-status").inner_text()
+    errors = page.locator(".error").count()
+    page.close()
     assert src.startswith("data:image/jpeg;base64,")  # frames come back inline, never through the disk
     assert "person photo: " in status and "Traceback" not in status  # why nothing was tried on
+    assert errors == 0
+    assert button["y"] >= video["y"] + video["height"]  # the stop button sits under the picture, covering nothing
 
 
-def test_live_frame_reports_its_speed_or_why_not(tiny_pipeline, synthetic_person):
-    from tryon.app import live_frame
+def test_live_tryon_reuses_the_parse_and_warp_while_the_pose_holds(tiny_pipeline, synthetic_person):
+    from tryon.live import NO_GARMENT, LiveTryOn
 
     person, garment = synthetic_person(3, (480, 360))
-    out, status = live_frame(tiny_pipeline, person, garment, "upper")
-    assert out.size == person.size and "frames/s" in status
+    live = LiveTryOn(tiny_pipeline)
+    first = live(person, garment, "upper")
+    assert first.tried_on and first.image.size == person.size and "frames/s" in first.status
+    shifted = Image.new("RGB", (520, 480), person.getpixel((0, 0)))
+    shifted.paste(person, (40, 0))  # the same pose, 40 pixels to the right: the crop follows it
+    again, moved = live(person, garment, "upper"), live(shifted, garment, "upper")
+    assert live.key_frames == 1 and again.image.tobytes() == first.image.tobytes() and moved.tried_on
+    assert LiveTryOn(tiny_pipeline)(person, garment, "upper").image.tobytes() == first.image.tobytes()
+    live(person, garment, "dress")  # another category, garment or pose: a new key frame
+    other_garment = synthetic_person(5, (480, 360))[1]
+    live(person, other_garment, "dress")
+    live(synthetic_person(6, (480, 360))[0], other_garment, "dress")
+    assert live.key_frames == 4
     wall = Image.new("RGB", (360, 480), (90, 90, 90))
-    out, status = live_frame(tiny_pipeline, wall, garment, "upper")
-    assert out.size == wall.size and status.startswith("person photo: ")
+    nobody, no_garment = live(wall, garment, "upper"), live(person, None, "upper")
+    assert not nobody.tried_on and nobody.image.size == wall.size and nobody.status.startswith("person photo: ")
+    assert not no_garment.tried_on and no_garment.status == NO_GARMENT
+
+
+def test_choice_drops_what_no_longer_applies():
+    from tryon.app import Choice
+    from tryon.products import Product
+
+    tee = Product("TEE", Path("tee.png"), "upper", "Linen tee", 29.9)
+    tried = Choice().picked(2, tee).tried("/tmp/tryon.png", [("image", "caption")])
+    assert (tried.pick, tried.product, tried.price, tried.tryon) == (2, "Linen tee", 29.9, "/tmp/tryon.png")
+    assert tried.uploaded() == Choice(category="upper")  # no catalog name, price, pick or try-on
+    assert tried.new_person() == Choice().picked(2, tee)
+    assert tried.recategorized("dress") == Choice(pick=2, product="Linen tee", price=29.9, category="dress")
+    assert tried.typed("My tee", None) == Choice(pick=2, product="My tee", category="upper", tryon="/tmp/tryon.png",
+                                                 steps=(("image", "caption"),))
+
+
+def test_the_console_says_where_to_open_the_app():
+    from tryon.app import address_lines
+
+    text = address_lines("http://127.0.0.1:7860/", None)
+    assert "open http://127.0.0.1:7860/ in your browser" in text
+    assert "--share" in text and "share=True" not in text  # the app's flag, not gradio's launch() argument
+    assert "https://x.gradio.live" in address_lines("http://127.0.0.1:7860/", "https://x.gradio.live")
 
 
 def test_upload_store_reads_an_upload_once_then_from_memory(tmp_path):

@@ -27,6 +27,7 @@ import threading
 import time
 import zipfile
 from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -51,9 +52,10 @@ from tryon.ads.creatives import ad_texts  # noqa: E402
 from tryon.ads.layout import FORMATS, Brand, check_formats, palette, render_creative  # noqa: E402
 from tryon.ads.profile import load_profile  # noqa: E402
 from tryon.ads.text import LOCALES, format_price  # noqa: E402
-from tryon.data.labels import CATEGORIES  # noqa: E402
+from tryon.data.labels import CATEGORIES, PARSE_LABELS  # noqa: E402
 from tryon.data.layouts import read_dataset  # noqa: E402
 from tryon.errors import DatasetError, TryOnError  # noqa: E402
+from tryon.live import LiveTryOn  # noqa: E402
 from tryon.pipeline import PARSE_COLOURS, TryOnPipeline, TryOnPipelineOutput, draw_pose  # noqa: E402
 from tryon.preprocess.garment import garment_mask  # noqa: E402
 from tryon.preprocess.image_io import load_image, save_image  # noqa: E402
@@ -179,29 +181,63 @@ def caption(product: Product) -> str:
 # ---------------------------------------------------------------- the work of each tab
 
 
-def explanation(out: TryOnPipelineOutput) -> list[tuple[Image.Image, str]]:
-    """What the model saw and made, at its own size: pose, body parse, cloth-agnostic person, warped garment and
-    composition mask (white: the warped garment is pasted as it is)."""
-    return [
-        (draw_pose(out.person[0], out.pose[0]), "pose"),
-        (Image.fromarray(PARSE_COLOURS[out.parse[0]]), "body parse"),
-        (out.agnostic[0], "cloth-agnostic person"),
-        (out.warped_garment[0], "warped garment"),
-        (out.composition_mask[0], "composition mask"),
-    ]
+STEPS = (  # the Explain panel: each intermediate's caption, in the pipeline's order
+    "1. Your photo, framed: the crop the models see",
+    "2. Pose: the body joints found in the photo",
+    "3. Body parse: each pixel's body part (colours below)",
+    "4. Cloth-agnostic person: the old garment and the skin it may cover greyed out",
+    "5. The garment, cut out from its background",
+    "6. The garment warped onto the body",
+    "7. Composition mask: white where the warped garment is used as it is, dark where it is redrawn",
+    "8. Paste mask: where the new crop replaces your photo",
+)
 
 
-def live_frame(pipe: TryOnPipeline, frame, garment, category: str) -> tuple[Image.Image, str]:
-    """One webcam frame tried on: the try-on and how long it took, or the frame itself and why not (nobody in
-    view, the torso cut off)."""
-    frame = load_image(frame)
-    start = time.perf_counter()
-    try:
-        image = pipe(frame, garment, category=category, mirror_average=False).images[0]  # frame rate first
-    except TryOnError as e:
-        return frame, str(e)
-    seconds = time.perf_counter() - start
-    return image, f"{seconds:.2f} s per frame ({1 / seconds:.1f} frames/s on this machine)"
+def explanation(out: TryOnPipelineOutput) -> tuple[tuple[Image.Image, str], ...]:
+    """What the model saw and made, at the crop's own size, each with its STEPS caption."""
+    images = (out.person[0], draw_pose(out.person[0], out.pose[0]), Image.fromarray(PARSE_COLOURS[out.parse[0]]),
+              out.agnostic[0], out.garment[0], out.warped_garment[0], out.composition_mask[0], out.paste_mask[0])
+    return tuple(zip(images, STEPS))
+
+
+def parse_legend() -> str:
+    """The body parse's colours and what each means, as HTML."""
+    items = "".join(f'<span class="swatch"><i style="background:rgb{tuple(int(c) for c in colour)}"></i>'
+                    f'{label.replace("_", " ")}</span>' for label, colour in zip(PARSE_LABELS, PARSE_COLOURS))
+    return f'<div id="parse-legend"><b>Body parse colours:</b> {items}</div>'
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the shopper has chosen on the Try on tab, and the try-on made from it: the one record that every panel
+    shows (`build_app`'s `show`). A new person photo, garment or category drops the try-on made from the old
+    ones; an uploaded garment has no catalog name or price until the shopper types one."""
+
+    pick: int | None = None  # the catalog garment picked; None for an uploaded garment, or none yet
+    product: str = ""  # the product's name and price: the catalog's for a pick, else what the shopper typed
+    price: float | None = None
+    category: str = "upper"
+    tryon: str | None = None  # the last try-on's file, while it matches the choice
+    steps: tuple = ()  # its intermediates (explanation)
+
+    def picked(self, index: int, product: Product) -> "Choice":
+        return Choice(pick=index, product=product.name, price=product.price, category=product.category)
+
+    def uploaded(self) -> "Choice":
+        """A garment of the shopper's own (or none): no catalog pick, name or price."""
+        return Choice(category=self.category)
+
+    def new_person(self) -> "Choice":
+        return replace(self, tryon=None, steps=())
+
+    def recategorized(self, category: str) -> "Choice":
+        return replace(self, category=category, tryon=None, steps=())
+
+    def typed(self, product: str, price: float | None) -> "Choice":
+        return replace(self, product=product or "", price=price)
+
+    def tried(self, path: str, steps) -> "Choice":
+        return replace(self, tryon=path, steps=tuple(steps))
 
 
 def render_ads(tryon_image, garment, category: str, shopper: str, product: str, price, locale: str,
@@ -261,11 +297,38 @@ def zip_creatives(creatives: list[tuple[str, Image.Image]]) -> Path:
 # ---------------------------------------------------------------- the page
 
 
+INTRO = """# Virtual fitting room
+Add your photo, pick a garment, and see yourself wearing it. **For a good result:** a photo of one person, from the
+head to the hips at least, facing the camera; a garment photographed flat or on a hanger against a plain
+background (a floor, a bed, a wall)."""
+CSS = """
+#steps, #creatives, #steps .grid-wrap, #creatives .grid-wrap { height: auto !important; max-height: none !important;
+  overflow: visible !important; }
+#steps .thumbnail-item, #creatives .thumbnail-item { aspect-ratio: auto; height: auto; overflow: visible;
+  display: flex; flex-direction: column; }
+#steps .thumbnail-item img { width: 100%; height: auto; }
+#steps .grid-container, #creatives .grid-container { padding-top: 2.2rem; }
+#creatives .grid-container { display: flex; flex-wrap: wrap; align-items: flex-start; }
+#creatives .gallery-item, #creatives .thumbnail-item { flex: 0 0 auto; width: auto; max-width: 100%; }
+#creatives .thumbnail-item img { width: auto !important; height: auto !important; max-width: 100%;
+  max-height: 280px; }
+#steps .caption-label, #creatives .caption-label { position: static; max-width: none; }
+#steps .caption-label, #creatives .caption-label, #catalog .caption-label { white-space: normal; overflow: visible;
+  text-overflow: clip; }
+#parse-legend .swatch { display: inline-block; margin: 0 0.9em 0.3em 0; white-space: nowrap; }
+#parse-legend i { display: inline-block; width: 1em; height: 1em; margin-right: 0.3em; vertical-align: -0.15em;
+  border: 1px solid #888; }
+#live-status { font-size: 1.3rem; font-weight: 600; }
+#camera .button-wrap { position: static; transform: none; margin: 0.5em auto; }
+"""
+
+
 def build_app(pipe: TryOnPipeline, persons: list[Path], products: list[Product]) -> gr.Blocks:
     """The app: Try on, Live and Ad creatives tabs over one pipeline, with its queue set up; start it with
     `launch`. `persons` are example photos, `products` the garment catalog (see `load_content`)."""
     with gr.Blocks(title="tryon: virtual fitting room", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown("# Virtual fitting room\nAdd your photo, pick a garment, and see yourself wearing it.")
+        gr.Markdown(INTRO, elem_id="intro")
+        choice = gr.State(Choice(), time_to_live=KEEP_UPLOAD_S)
         with gr.Tab("Try on"):
             with gr.Row():
                 with gr.Column():
@@ -277,59 +340,65 @@ def build_app(pipe: TryOnPipeline, persons: list[Path], products: list[Product])
                                           elem_id="garment", height=240)
                     category_in = gr.Radio(list(CATEGORIES), value="upper", label="Category", elem_id="category")
                     catalog = gr.Gallery([(str(p.image), caption(p)) for p in products], label="Catalog",
-                                         columns=2, height=360, allow_preview=False, buttons=[], elem_id="catalog")
+                                         columns=3, height=360, allow_preview=False, buttons=[], elem_id="catalog")
                     run = gr.Button("Try on", variant="primary", elem_id="tryon-button")
                 with gr.Column():
                     result = gr.Image(label="You, wearing it", type="filepath", interactive=False,
                                       elem_id="result", height=420)
                     download = gr.DownloadButton("Download", interactive=False, elem_id="download")
-                    explain = gr.Checkbox(label="Explain: show what the model saw", elem_id="explain")
-                    steps = gr.Gallery(label="How it was made", columns=3, visible=False, format="png",
-                                       object_fit="contain", buttons=[], elem_id="steps")
-            seen = gr.State(time_to_live=KEEP_UPLOAD_S)  # the last try-on's intermediates
+                    explain = gr.Checkbox(label="Explain: show what the model saw and made", elem_id="explain")
+            with gr.Column(visible=False, elem_id="explain-panel") as explain_panel:
+                steps = gr.Gallery(label="How it was made, step by step (click a step to enlarge it)", columns=4,
+                                   height="auto", format="png", object_fit="contain", buttons=[], elem_id="steps")
+                gr.HTML(parse_legend())
         with gr.Tab("Live"):
             gr.Markdown("Your webcam, tried on frame by frame with the garment and category chosen on *Try on*.")
             with gr.Row():
                 camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, elem_id="camera")
                 live = gr.Image(label="Live try-on", streaming=True, interactive=False, elem_id="live")
             live_status = gr.Markdown(elem_id="live-status")
+            session = gr.State(time_to_live=LIVE_SECONDS)  # the shopper's LiveTryOn
         with gr.Tab("Ad creatives"):
             with gr.Row():
-                with gr.Column():
+                with gr.Column(scale=1):
                     tryon_in = gr.Image(label="Try-on (from the Try on tab, or upload one)", type="filepath",
                                         elem_id="ad-tryon", height=320)
-                    shopper_in = gr.Textbox(label="Shopper's name", placeholder="Ana")
-                    product_in = gr.Textbox(label="Product name", placeholder="Organic cotton tee")
-                    price_in = gr.Number(label="Price", minimum=0)
+                    shopper_in = gr.Textbox(label="Shopper's name", placeholder="Ana", elem_id="shopper")
+                    product_in = gr.Textbox(label="Product name", placeholder="Organic cotton tee", elem_id="product")
+                    price_in = gr.Number(label="Price", minimum=0, elem_id="price")
                     locale_in = gr.Dropdown(list(LOCALES), value="en_US", label="Locale (price format)")
                     formats_in = gr.CheckboxGroup([(f"{f} {w}x{h}", f) for f, (w, h) in FORMATS.items()],
                                                   value=list(FORMATS), label="Formats")
                     make = gr.Button("Make creatives", variant="primary", elem_id="ad-button")
-                with gr.Column():
-                    creatives = gr.Gallery(label="Creatives", columns=2, object_fit="contain",
-                                           elem_id="creatives")
+                with gr.Column(scale=2):
+                    creatives = gr.Gallery(label="Creatives (click one to see it at full size)", columns=3,
+                                           height="auto", object_fit="contain", buttons=[], elem_id="creatives")
                     zipped = gr.DownloadButton("Download all (zip)", interactive=False, elem_id="ad-zip")
+
+        shown = [catalog, category_in, product_in, price_in, result, download, steps, tryon_in]
+
+        def show(c: Choice) -> tuple:
+            """The new choice and every panel that shows it (`shown`)."""
+            return (c, gr.Gallery(selected_index=c.pick), c.category, c.product, c.price, c.tryon,
+                    gr.DownloadButton(value=c.tryon, interactive=c.tryon is not None), list(c.steps) or None, c.tryon)
 
         # Handlers take gradio's raw payloads (preprocess=False): every image goes through `store`.
         @_shown
-        def tryon(person, garment, category):
+        def tryon(person, garment, category, c: Choice):
             out = pipe(store.read(person, "your photo"), store.read(garment, "a garment"), category=category,
                        return_intermediates=True)
-            return str(save_image(out.images[0], output_path("tryon", ".png"))), explanation(out)
+            path = str(save_image(out.images[0], output_path("tryon", ".png")))
+            return path, c.tried(path, explanation(out))
+
+        def pick(c: Choice, evt: gr.SelectData):
+            return catalog.value[evt.index]["image"]["path"], *show(c.picked(evt.index, products[evt.index]))
 
         @_shown
-        def pick(evt: gr.SelectData):
-            item = products[evt.index]
-            return catalog.value[evt.index]["image"]["path"], item.category, item.name, item.price
-
-        def show_steps(on, intermediates):
-            return gr.Gallery(value=intermediates if on else None, visible=bool(on and intermediates))
-
-        @_shown
-        def stream(frame, garment, category):
-            image, status = live_frame(pipe, store.read(frame, "the webcam frame"),
-                                       store.read(garment, "a garment (on the Try on tab)"), category)
-            return inline_image(image), status
+        def stream(frame, garment, category, live_session):
+            live_session = live_session or LiveTryOn(pipe)
+            garment = None if garment is None else store.read(garment, "the garment (on the Try on tab)")
+            out = live_session(store.read(frame, "the webcam frame"), garment, category)
+            return inline_image(out.image), out.status, live_session
 
         @_shown
         def ad(tryon, garment, category, shopper, product, price, locale, formats):
@@ -339,28 +408,54 @@ def build_app(pipe: TryOnPipeline, persons: list[Path], products: list[Product])
                      for fmt, image in made]
             return shown, zip_creatives(made)
 
-        catalog.select(pick, None, [garment_in, category_in, product_in, price_in], api_visibility="private")
-        (run.click(tryon, [person_in, garment_in, category_in], [result, seen], api_name="tryon", preprocess=False)
-         .success(lambda path: (gr.DownloadButton(value=path, interactive=True), path), result,
-                  [download, tryon_in], api_visibility="private")
-         .then(show_steps, [explain, seen], steps, api_visibility="private"))
-        explain.change(show_steps, [explain, seen], steps, api_visibility="private")
-        camera.stream(stream, [camera, garment_in, category_in], [live, live_status], preprocess=False,
-                      postprocess=False, stream_every=0.1, time_limit=LIVE_SECONDS, concurrency_limit=1,
-                      concurrency_id="live", api_visibility="private")
+        private = {"api_visibility": "private"}
+        catalog.select(pick, choice, [garment_in, choice, *shown], **private)
+        for event in (garment_in.upload, garment_in.clear):
+            event(lambda c: show(c.uploaded()), choice, [choice, *shown], **private)
+        person_in.change(lambda c: show(c.new_person()), choice, [choice, *shown], **private)
+        category_in.input(lambda c, category: show(c.recategorized(category)), [choice, category_in],
+                          [choice, *shown], **private)
+        for event in (product_in.input, price_in.input):
+            event(lambda c, product, price: c.typed(product, price), [choice, product_in, price_in], choice, **private)
+        explain.change(lambda on: gr.Column(visible=on), explain, explain_panel, **private)
+        (run.click(lambda c: show(c.new_person()), choice, [choice, *shown], **private)  # a failure leaves none
+         .then(tryon, [person_in, garment_in, category_in, choice], [result, choice], api_name="tryon",
+               preprocess=False)
+         .success(show, choice, [choice, *shown], **private))
+        camera.stream(stream, [camera, garment_in, category_in, session], [live, live_status, session],
+                      preprocess=False, postprocess=False, stream_every=0.1, time_limit=LIVE_SECONDS,
+                      concurrency_limit=1, concurrency_id="live", **private)
         (make.click(ad, [tryon_in, garment_in, category_in, shopper_in, product_in, price_in, locale_in, formats_in],
                     [creatives, zipped], api_name="ad", preprocess=False)
-         .success(lambda: gr.DownloadButton(interactive=True), None, zipped, api_visibility="private"))
+         .success(lambda: gr.DownloadButton(interactive=True), None, zipped, **private))
     kept = set().union(*(getattr(block, "keep_in_cache", ()) for block in demo.blocks.values()))
     store = UploadStore(demo.upload_file_set, kept)  # made once every component is: the handlers look it up
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True):
-    """Serve the app: until interrupted (Ctrl-C or SIGTERM, after which the temp folder is removed), or in the
-    background with block=False (`demo.close()` stops it)."""
-    if block:
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, so atexit handlers run
-    return demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_UPLOAD, ssr_mode=False,
-                       show_error=False, prevent_thread_lock=not block, footer_links=["api"])
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> tuple[str, str | None]:
+    """Start serving the app in the background: (its address, its public link or None). `serve` then waits until
+    the app is stopped; `demo.close()` stops it. Gradio's own start-up lines are left out (`address_lines` says
+    where to open the app, in the terms of app_gradio.py's flags)."""
+    _, url, share_url = demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_UPLOAD,
+                                    ssr_mode=False, show_error=False, prevent_thread_lock=True, quiet=True,
+                                    footer_links=["api"], css=CSS)
+    return url, share_url
+
+
+def serve(demo: gr.Blocks) -> None:
+    """Wait while the launched app serves, until interrupted (Ctrl-C or SIGTERM; the temp folder is then removed)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, so atexit handlers run
+    demo.block_thread()
+
+
+def address_lines(url: str, share_url: str | None) -> str:
+    """What the console says at start: where to open the app, and how to stop or share it."""
+    lines = [f"The try-on app is running: open {url} in your browser (Ctrl-C stops it)."]
+    if share_url:
+        lines.append(f"Public link (anyone who has it can use the app): {share_url}")
+    else:
+        lines.append("To reach it from another machine, start it with --host 0.0.0.0 (your network) or --share "
+                     "(a public gradio.live link).")
+    return "\n".join(lines)
