@@ -59,19 +59,70 @@ _FROM_DRESSCODE = [
 ]
 
 
+# Partial labels, for sources that know a pixel's kind but not its side or part (CCP has one "skin" label): a target
+# value NUM_PARSE + k says "one of PARTIAL_LABELS[k]", and the parser's loss accepts any of them there.
+PARTIAL_LABELS = (
+    (P["face"], P["neck"], P["left_arm"], P["right_arm"], P["left_leg"], P["right_leg"]),  # skin
+    (P["left_leg"], P["right_leg"]),  # legs (tights, stockings)
+)
+SKIN_ANY, LEGS_ANY = NUM_PARSE, NUM_PARSE + 1
+IGNORE = 255  # a target pixel no loss or metric reads
+
+# The seven classes parsers are compared on across datasets (street photos label skin as one class).
+MERGED_LABELS = ("background", "hair", "skin", "upper", "lower", "dress", "shoes")
+_TO_MERGED = {
+    "background": 0, "accessory": 0, "hair": 1, "face": 2, "neck": 2, "left_arm": 2, "right_arm": 2, "left_leg": 2,
+    "right_leg": 2, "upper": 3, "lower": 4, "dress": 5, "shoes": 6,
+}
+MERGED_LUT = np.full(256, IGNORE, dtype=np.uint8)  # parse labels (and partial labels) -> merged classes
+MERGED_LUT[:NUM_PARSE] = [_TO_MERGED[name] for name in PARSE_LABELS]
+MERGED_LUT[SKIN_ANY] = MERGED_LUT[LEGS_ANY] = _TO_MERGED["face"]
+
+# CCP (Clothing Co-Parsing, 59 tags). Bags, belts, jewellery and the like are accessories; outerwear is upper
+# clothing; hats count as hair and glasses as face, as LIP's do in _FROM_LIP.
+CCP_TAGS = (
+    "background", "accessories", "bag", "belt", "blazer", "blouse", "bodysuit", "boots", "bra", "bracelet", "cape",
+    "cardigan", "clogs", "coat", "dress", "earrings", "flats", "glasses", "gloves", "hair", "hat", "heels", "hoodie",
+    "intimate", "jacket", "jeans", "jumper", "leggings", "loafers", "necklace", "panties", "pants", "pumps", "purse",
+    "ring", "romper", "sandals", "scarf", "shirt", "shoes", "shorts", "skin", "skirt", "sneakers", "socks",
+    "stockings", "suit", "sunglasses", "sweater", "sweatshirt", "swimwear", "t-shirt", "tie", "tights", "top", "vest",
+    "wallet", "watch", "wedges",
+)
+_CCP_KIND = {
+    "accessory": ("accessories", "bag", "belt", "bracelet", "earrings", "gloves", "necklace", "purse", "ring", "scarf",
+                  "tie", "wallet", "watch"),
+    "upper": ("blazer", "blouse", "bodysuit", "bra", "cape", "cardigan", "coat", "hoodie", "intimate", "jacket",
+              "jumper", "shirt", "suit", "sweater", "sweatshirt", "swimwear", "t-shirt", "top", "vest"),
+    "lower": ("jeans", "leggings", "pants", "panties", "shorts", "skirt"),
+    "dress": ("dress", "romper"),
+    "shoes": ("boots", "clogs", "flats", "heels", "loafers", "pumps", "sandals", "shoes", "sneakers", "socks", "wedges"),
+    "hair": ("hair", "hat"),
+    "face": ("glasses", "sunglasses"),
+}
+_FROM_CCP = [P["background"]] * len(CCP_TAGS)
+for _kind, _tags in _CCP_KIND.items():
+    for _tag in _tags:
+        _FROM_CCP[CCP_TAGS.index(_tag)] = P[_kind]
+_FROM_CCP[CCP_TAGS.index("skin")] = SKIN_ANY
+for _tag in ("stockings", "tights"):
+    _FROM_CCP[CCP_TAGS.index(_tag)] = LEGS_ANY
+
+
 def _lut(mapping):
     lut = np.zeros(256, dtype=np.uint8)  # unknown values fall back to background
     lut[: len(mapping)] = mapping
     return lut
 
 
-PARSE_LUTS = {"lip": _lut(_FROM_LIP), "cihp": _lut(_FROM_CIHP), "dresscode": _lut(_FROM_DRESSCODE)}
-SOURCE_NUM_LABELS = {"lip": len(_FROM_LIP), "cihp": len(_FROM_CIHP), "dresscode": len(_FROM_DRESSCODE)}
+PARSE_LUTS = {"lip": _lut(_FROM_LIP), "cihp": _lut(_FROM_CIHP), "dresscode": _lut(_FROM_DRESSCODE),
+              "ccp": _lut(_FROM_CCP)}
+SOURCE_NUM_LABELS = {"lip": len(_FROM_LIP), "cihp": len(_FROM_CIHP), "dresscode": len(_FROM_DRESSCODE),
+                     "ccp": len(_FROM_CCP)}
 # Our labels written as CIHP-style values (VITON-HD image-parse-v3), which PARSE_LUTS["cihp"] reads back unchanged.
 PARSE_TO_CIHP = np.array([0, 2, 13, 10, 5, 9, 6, 14, 15, 16, 17, 18, 3], dtype=np.uint8)
 
-# Label swaps for a horizontal flip.
-PARSE_FLIP = np.arange(NUM_PARSE, dtype=np.int64)
+# Label swaps for a horizontal flip (partial labels and IGNORE index past the labels and stay as they are).
+PARSE_FLIP = np.arange(256, dtype=np.int64)
 for _a, _b in (("left_arm", "right_arm"), ("left_leg", "right_leg")):
     PARSE_FLIP[P[_a]], PARSE_FLIP[P[_b]] = P[_b], P[_a]
 
