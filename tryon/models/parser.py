@@ -1,4 +1,12 @@
-"""The human parser: a small U-Net that labels every pixel of a person photo with one of the body-parse labels."""
+"""The human parser: labels every pixel of a person photo with one of the body-parse labels.
+
+Two encoders (`backbone`):
+- "unet": a small U-Net trained from scratch (1.6 M parameters with base_channels 16), the parser of weights v2;
+- "efficientnet_lite0": EfficientNet-Lite0's trunk (tryon.models.efficientnet; ImageNet weights at the start of
+  training) under a light U-Net decoder that climbs back to full resolution through each stride's features and a
+  full-resolution stem, so label edges follow the photo's. Its ImageNet start is what lets it read street photos
+  after training on a few hundred of them.
+"""
 import torch
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
@@ -7,38 +15,65 @@ from torch import nn
 
 from tryon.data.labels import NUM_PARSE
 from tryon.models.blocks import ConvNormAct
+from tryon.models.efficientnet import FEATURE_CHANNELS, EfficientNetLite0Encoder
+
+BACKBONES = ("unet", "efficientnet_lite0")
+
+
+def _up(x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    return torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
 
 
 class HumanParser(ModelMixin, ConfigMixin):
     """Person RGB [N,3,H,W] in [-1,1] -> logits [N, num_labels, H, W] over `tryon.data.labels.PARSE_LABELS`.
 
-    A full-resolution stem, `depth` stride-2 levels (base_channels * 2**i channels, capped at 8x) and a decoder that
-    upsamples bilinearly to each skip's size, so any H x W works (256x192 up to 1024x768).
+    "unet": a full-resolution stem, `depth` stride-2 levels (base_channels * 2**i channels, capped at 8x) and a
+    decoder that upsamples bilinearly to each skip's size. "efficientnet_lite0": the Lite0 trunk's features at
+    strides 32 to 2, each merged into a decoder of base_channels * (6, 4, 3, 2, 1) channels, then the stem's.
+    Any H x W works (256x192 up to 1024x768).
     """
 
     @register_to_config
-    def __init__(self, in_channels: int = 3, num_labels: int = NUM_PARSE, base_channels: int = 16, depth: int = 5):
+    def __init__(self, in_channels: int = 3, num_labels: int = NUM_PARSE, base_channels: int = 16, depth: int = 5,
+                 backbone: str = "unet"):
         super().__init__()
-        channels = [min(base_channels * 2**i, base_channels * 8) for i in range(depth + 1)]
-        self.stem = ConvNormAct(in_channels, channels[0])
-        self.down = nn.ModuleList(
-            nn.Sequential(ConvNormAct(c_in, c_out, stride=2), ConvNormAct(c_out, c_out))
-            for c_in, c_out in zip(channels[:-1], channels[1:])
-        )
-        self.up = nn.ModuleList(ConvNormAct(channels[i + 1] + channels[i], channels[i]) for i in reversed(range(depth)))
-        self.head = nn.Conv2d(channels[0], num_labels, 1)
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+        if backbone == "unet":
+            channels = [min(base_channels * 2**i, base_channels * 8) for i in range(depth + 1)]
+            self.stem = ConvNormAct(in_channels, channels[0])
+            self.down = nn.ModuleList(
+                nn.Sequential(ConvNormAct(c_in, c_out, stride=2), ConvNormAct(c_out, c_out))
+                for c_in, c_out in zip(channels[:-1], channels[1:])
+            )
+            self.up = nn.ModuleList(ConvNormAct(channels[i + 1] + channels[i], channels[i]) for i in reversed(range(depth)))
+        else:
+            if in_channels != 3:
+                raise ValueError("the efficientnet_lite0 backbone reads RGB (in_channels=3)")
+            self.encoder = EfficientNetLite0Encoder()
+            widths = [base_channels * m for m in (6, 4, 3, 2, 1)]  # decoder channels at strides 32, 16, 8, 4, 2
+            skips = FEATURE_CHANNELS[::-1]
+            self.lateral = ConvNormAct(skips[0], widths[0], kernel_size=1)
+            self.up = nn.ModuleList(ConvNormAct(widths[i] + skips[i + 1], widths[i + 1]) for i in range(4))
+            self.stem = ConvNormAct(in_channels, base_channels)
+            self.full = ConvNormAct(widths[-1] + base_channels, base_channels)
+        self.head = nn.Conv2d(base_channels, num_labels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [N, in_channels, H, W] -> logits [N, num_labels, H, W]."""
-        skips = [self.stem(x)]
-        for down in self.down:
-            skips.append(down(skips[-1]))
-        x = skips.pop()
+        if self.config.backbone == "unet":
+            skips = [self.stem(x)]
+            for down in self.down:
+                skips.append(down(skips[-1]))
+            y = skips.pop()
+            for up in self.up:
+                y = up(_up(y, skips.pop()))
+            return self.head(y)
+        features = self.encoder(x)
+        y = self.lateral(features.pop())
         for up in self.up:
-            skip = skips.pop()
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = up(torch.cat([x, skip], 1))
-        return self.head(x)
+            y = up(_up(y, features.pop()))
+        return self.head(self.full(_up(y, self.stem(x))))
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
