@@ -36,26 +36,28 @@ def _weights(model_dir, cls):
 
 
 def test_the_cloth_mask_setting_reaches_both_datasets(tmp_path, synth_viton):
-    trainer = Trainer(_cfg(tmp_path, synth_viton, "parser", steps=1, cloth_masks="computed"))
+    trainer = Trainer(_cfg(tmp_path, synth_viton, "warp", steps=1, cloth_masks="computed"))
     assert trainer.dataset.cloth_masks == trainer.val_dataset.dataset.cloth_masks == "computed"
 
 
-def test_parser_training_lowers_the_loss(tmp_path, synth_viton):
-    cfg = _cfg(tmp_path, synth_viton, "parser", steps=25, lr=2e-3, checkpoint_every=100)
+@pytest.mark.parametrize("stage", ["parser", "garment"])
+def test_parser_and_garment_segmenter_training_lower_the_loss(tmp_path, synth_viton, stage):
+    cfg = _cfg(tmp_path, synth_viton, stage, steps=25, lr=2e-3, checkpoint_every=100)
     trainer = Trainer(cfg)
     batch = torch.utils.data.default_collate([trainer.dataset[i] for i in range(4)])
 
     def loss():
         with torch.no_grad():
             m = trainer.acc.unwrap_model(trainer.stage.model)
-            return torch.nn.functional.cross_entropy(m(batch["person"]), batch["parse"]).item()
+            return torch.nn.functional.cross_entropy(m(batch["image"]), batch["labels"]).item()
 
     before = loss()
     trainer.train()
     assert loss() < 0.7 * before
-    assert (tmp_path / "parser" / "model" / "config.json").is_file()
-    assert (tmp_path / "parser" / "best" / "val.json").is_file()
-    assert json.loads((tmp_path / "parser" / "val.jsonl").read_text().splitlines()[-1])["step"] == 25
+    assert (tmp_path / stage / "model" / "config.json").is_file()
+    val = json.loads((tmp_path / stage / "val.jsonl").read_text().splitlines()[-1])
+    assert val["step"] == 25 and 0 <= val[trainer.stage.val_key] <= 1
+    assert (tmp_path / stage / "best" / "val.json").is_file()
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, synth_viton, warp_dir):

@@ -190,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--width", type=int, default=192)
     c.set_defaults(func=_cmd_check)
 
-    t = sub.add_parser("train", help="train one stage (parser, warp or generator); also under `accelerate launch`")
-    t.add_argument("stage", choices=["parser", "warp", "generator"])
+    t = sub.add_parser("train", help="train one stage (parser, garment segmenter, warp or generator); also under "
+                                     "`accelerate launch`")
+    t.add_argument("stage", choices=["parser", "garment", "warp", "generator"])
     t.add_argument("--data", help="dataset folder (VITON, VITON-HD or DressCode layout)")
     t.add_argument("--config", help="a TOML file of TrainConfig keys (see tryon/training/config.py)")
     t.add_argument("--output", help="run folder: checkpoints, logs, samples, the trained model")

@@ -7,12 +7,12 @@ from pathlib import Path
 from tryon.data.dataset import check_cloth_masks
 from tryon.errors import TryOnError
 
-STAGES = ("parser", "warp", "generator")
+STAGES = ("parser", "garment", "warp", "generator")
 
 
 @dataclass
 class TrainConfig:
-    stage: str = "generator"  # parser | warp | generator
+    stage: str = "generator"  # parser | garment (the garment segmenter) | warp | generator
     data: str = ""  # dataset folder (VITON, VITON-HD or DressCode layout)
     layout: str | None = None  # detected when None
     output_dir: str = "runs/generator"
@@ -40,6 +40,10 @@ class TrainConfig:
     init: str | None = None  # a saved model folder of this stage (or a pipeline folder) to fine-tune from
     warp_model: str | None = None  # generator stage: the trained warp (a model folder or a pipeline folder)
     parser_channels: int = 32
+    parser_backbone: str = "unet"  # parser and garment stages: unet (from scratch) | efficientnet_lite0 (ImageNet)
+    ccp: str = ""  # parser and garment stages: a CCP folder whose train split joins the data (val split validates)
+    backgrounds: str = ""  # parser stage: a folder of photos without people to lay the dataset's persons over
+    ccp_repeat: int = 1  # parser stage: how many times each CCP photo counts per epoch (it has fewer photos)
     warp_grid_size: int = 5
     warp_flow_channels: int = 0  # warp stage: a dense flow refiner after the TPS (base channels); 0: TPS only
     warp_flow_stages: int = 1  # warp stage: flow refiners in cascade (a warp with more keeps them)
@@ -77,11 +81,13 @@ class TrainConfig:
             raise TryOnError(f"unknown stage {self.stage!r}: choose one of {', '.join(STAGES)}")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise TryOnError(f"mixed_precision must be no, fp16 or bf16, not {self.mixed_precision!r}")
+        if self.parser_backbone not in ("unet", "efficientnet_lite0"):
+            raise TryOnError(f"parser_backbone must be unet or efficientnet_lite0, not {self.parser_backbone!r}")
         if self.gan_mode not in ("lsgan", "hinge"):
             raise TryOnError(f"gan_mode must be lsgan or hinge, not {self.gan_mode!r}")
         check_cloth_masks(self.cloth_masks)
         for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "keep_checkpoints", "log_every",
-                     "sample_every", "val_samples", "height", "width", "parser_channels", "warp_flow_stages", "ngf",
+                     "sample_every", "val_samples", "height", "width", "parser_channels", "ccp_repeat", "warp_flow_stages", "ngf",
                      "ndf", "num_d"):
             if getattr(self, name) < 1:
                 raise TryOnError(f"{name} must be at least 1")

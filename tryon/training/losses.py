@@ -11,6 +11,32 @@ from tryon.errors import TryOnError
 GAN_MODES = ("lsgan", "hinge")
 
 
+def partial_cross_entropy(logits: torch.Tensor, target: torch.Tensor, partial: tuple[tuple[int, ...], ...] = (),
+                          ignore_index: int = 255, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy where a target may also say "one of these labels": logits [N, C, H, W], target [N, H, W].
+
+    A target value c < C is that label (-log p_c); C + k is the partial label `partial[k]` (-log of the summed
+    probability of its labels, so any of them is right); `ignore_index` counts for nothing. `weight` [C] weighs
+    each pixel by its label (a partial label by the mean weight of its labels). The mean over counted pixels.
+    """
+    logp = F.log_softmax(logits.float(), 1)
+    classes = logits.shape[1]
+    groups = [torch.eye(classes, dtype=torch.bool, device=logits.device)]
+    if partial:
+        groups.append(torch.stack([torch.isin(torch.arange(classes, device=logits.device),
+                                              torch.tensor(g, device=logits.device)) for g in partial]))
+    members = torch.cat(groups)  # [C + K, C]: the labels each target value accepts
+    valid = target != ignore_index
+    t = torch.where(valid, target, 0)
+    accepted = members[t].permute(0, 3, 1, 2)  # [N, C, H, W]
+    nll = -torch.logsumexp(logp.masked_fill(~accepted, float("-inf")), 1)
+    w = valid.float()
+    if weight is not None:
+        per_value = (members.float() @ weight.float().to(logits.device)) / members.sum(1)
+        w = w * per_value[t]
+    return (nll * w).sum() / valid.sum().clamp(min=1)
+
+
 def adversarial_loss(preds: list[list[torch.Tensor]], target_is_real: bool, mode: str = "lsgan",
                      for_discriminator: bool = True) -> torch.Tensor:
     """GAN loss averaged over the scales of `MultiScaleDiscriminator` output (the last map of each scale).

@@ -11,11 +11,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tryon.data.labels import GARMENT_LABELS, NUM_PARSE
+from tryon.data.labels import GARMENT_LABELS, IGNORE, MERGED_LABELS, MERGED_LUT, NUM_PARSE, PARTIAL_LABELS
 from tryon.errors import TryOnError
 from tryon.metrics import psnr, ssim
 from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator, warp
 from tryon.models.chain import batch_repr, load_pretrained, warp_garment
+from tryon.models.efficientnet import load_imagenet_weights
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, generator_input,
                                      paste_region)
 from tryon.training import losses as L
@@ -79,21 +80,30 @@ class Stage:
 
 
 class ParserStage(Stage):
-    """Human parsing from the raw photo: cross-entropy against the dataset's parse maps."""
+    """Human parsing from the raw photo (batch "image" -> "labels"): cross-entropy, where a partial label (CCP's one
+    skin label) accepts any of its labels. Validated on the seven merged classes (tryon.data.labels.MERGED_LABELS),
+    which every source labels alike: mean IoU ("miou", which picks the best model), each class's IoU and the
+    pixel accuracy."""
 
     name, val_key = "parser", "miou"
+    subfolder, num_labels, partial = "parser", NUM_PARSE, PARTIAL_LABELS
+    classes, lut = MERGED_LABELS, torch.from_numpy(MERGED_LUT).long()
 
     def __init__(self, cfg, accelerator):
         super().__init__(cfg, accelerator)
-        self.model = self._init_or_new(HumanParser, "parser", num_labels=NUM_PARSE, base_channels=cfg.parser_channels)
+        self.model = self._init_or_new(HumanParser, self.subfolder, num_labels=self.num_labels,
+                                       base_channels=cfg.parser_channels, backbone=cfg.parser_backbone)
+        if not cfg.init and cfg.parser_backbone == "efficientnet_lite0":
+            load_imagenet_weights(self.model.encoder)
+            log.info("%s encoder: EfficientNet-Lite0 from its ImageNet weights", self.name)
         self.opt = self._optimizer(self.model.parameters(), cfg.lr)
         self.model, self.opt = accelerator.prepare(self.model, self.opt)
 
     def training_step(self, batch, step):
         with self.acc.accumulate(self.model):
             with self.acc.autocast():
-                logits = self.model(batch["person"])
-            losses = {"ce": F.cross_entropy(logits.float(), batch["parse"])}
+                logits = self.model(batch["image"])
+            losses = {"ce": L.partial_cross_entropy(logits, batch["labels"], self.partial, IGNORE)}
             check_finite(losses, step, batch)
             self.acc.backward(losses["ce"])
             self.opt.step()
@@ -102,30 +112,41 @@ class ParserStage(Stage):
 
     @torch.no_grad()
     def evaluate(self, batch):
-        pred = self.acc.unwrap_model(self.model)(batch["person"]).argmax(1)
+        pred = self.acc.unwrap_model(self.model)(batch["image"]).argmax(1)
         return {"pred": pred}
 
     def metrics(self, batches):
-        inter = torch.zeros(NUM_PARSE)
-        union = torch.zeros(NUM_PARSE)
+        inter = torch.zeros(len(self.classes))
+        union = torch.zeros(len(self.classes))
         correct = total = 0
         for batch, out in batches:
-            pred, gt = out["pred"].cpu(), batch["parse"].cpu()
-            correct += (pred == gt).sum().item()
-            total += gt.numel()
-            for c in range(NUM_PARSE):
+            pred, gt = self.lut[out["pred"].cpu()], self.lut[batch["labels"].cpu()]
+            valid = gt != IGNORE
+            correct += ((pred == gt) & valid).sum().item()
+            total += valid.sum().item()
+            for c in range(len(self.classes)):
                 inter[c] += ((pred == c) & (gt == c)).sum()
-                union[c] += ((pred == c) | (gt == c)).sum()
+                union[c] += (((pred == c) & valid) | (gt == c)).sum()
         present = union > 0
-        return {"pixel_acc": correct / total, "miou": (inter[present] / union[present]).mean().item()}
+        iou = {f"iou_{name}": (inter[c] / union[c]).item() for c, name in enumerate(self.classes) if present[c]}
+        return {"pixel_acc": correct / max(total, 1), "miou": (inter[present] / union[present]).mean().item(), **iou}
 
     def grid(self, batch, out):
-        colors = torch.linspace(0, 1, NUM_PARSE)
+        colors = torch.linspace(0, 1, 256)
         to_rgb = lambda p: colors[p.cpu()][:, None].expand(-1, 3, -1, -1)
-        return [_to01(batch["person"]).cpu(), to_rgb(batch["parse"]), to_rgb(out["pred"])]
+        return [_to01(batch["image"]).cpu(), to_rgb(batch["labels"]), to_rgb(out["pred"])]
 
     def export(self, path):
         self.acc.unwrap_model(self.model).save_pretrained(path)
+
+
+class GarmentStage(ParserStage):
+    """The garment segmenter (the parser's network with two labels: background, garment) on garment photos;
+    the best model has the highest garment IoU."""
+
+    name, val_key = "garment", "iou_garment"
+    subfolder, num_labels, partial = "garment_segmenter", 2, ()
+    classes, lut = ("background", "garment"), torch.arange(256)
 
 
 class WarpStage(Stage):
@@ -334,4 +355,4 @@ class GeneratorStage(Stage):
         self._eval_model().save_pretrained(path)
 
 
-STAGES = {"parser": ParserStage, "warp": WarpStage, "generator": GeneratorStage}
+STAGES = {"parser": ParserStage, "garment": GarmentStage, "warp": WarpStage, "generator": GeneratorStage}

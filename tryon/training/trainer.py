@@ -14,12 +14,17 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, set_seed
 
+from tryon.data.ccp import read_ccp
 from tryon.data.dataset import Augment, TryOnDataset
+from tryon.data.garment_photos import GarmentPhotoDataset
+from tryon.data.layouts import read_dataset
+from tryon.data.parsing import Backgrounds, ParserDataset, ccp_background_strips
 from tryon.errors import TryOnError
 from tryon.training.config import TrainConfig
 from tryon.training.sampler import StepBatchSampler
@@ -38,7 +43,7 @@ def latest_checkpoint(output_dir) -> Path | None:
 
 def _collate(items):
     out = torch.utils.data.default_collate([{k: v for k, v in it.items() if isinstance(v, torch.Tensor)} for it in items])
-    for key in ("name", "category"):
+    for key in items[0].keys() - out.keys():  # names, categories: one list each
         out[key] = [it[key] for it in items]
     return out
 
@@ -48,6 +53,48 @@ def cpu_bf16_is_emulated() -> bool:
     measured on a 2-core AVX2 EPYC (scripts/bench_train.py), a generator step took 59 s under bf16 autocast against
     2.5 s in float32."""
     return torch.backends.cpu.get_cpu_capability() in ("AVX2", "NO AVX")
+
+
+def parser_datasets(cfg: TrainConfig):
+    """The parser's training and validation sets: the paired persons of `cfg.data` (if any) and the train split of
+    `cfg.ccp` (if any), over the photos of `cfg.backgrounds` and the CCP photos' street strips; validation on the
+    CCP val split framed as the pipeline frames a person, or on `cfg.data`'s `val_split` without CCP."""
+    if not cfg.data and not cfg.ccp:
+        raise TryOnError("the parser needs data: a dataset folder (--data), a CCP folder (ccp), or both")
+    viton = read_dataset(cfg.data, "train", "paired", cfg.layout) if cfg.data else []
+    ccp = read_ccp(cfg.ccp, "train") if cfg.ccp else []
+    photos = sorted(p for p in Path(cfg.backgrounds).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")) \
+        if cfg.backgrounds else []
+    backgrounds = Backgrounds(photos + ccp_background_strips(ccp))
+    train = ParserDataset(viton, ccp, height=cfg.height, width=cfg.width, augment=cfg.augment,
+                          backgrounds=backgrounds, seed=cfg.seed, ccp_repeat=cfg.ccp_repeat)
+    if cfg.ccp:
+        val = ParserDataset(ccp=read_ccp(cfg.ccp, "val"), height=cfg.height, width=cfg.width, augment=False)
+    else:
+        try:
+            val = ParserDataset(read_dataset(cfg.data, cfg.val_split, "paired", cfg.layout), height=cfg.height,
+                                width=cfg.width, augment=False)
+        except TryOnError as e:
+            log.warning("no validation: %s", e)
+            return train, None
+    return train, torch.utils.data.Subset(val, range(min(cfg.val_samples, len(val))))
+
+
+def garment_datasets(cfg: TrainConfig):
+    """The garment segmenter's training and validation sets: the garments of `cfg.data`'s train split (and the
+    bottoms and dresses of `cfg.ccp`'s) on drawn textures and the streets beside CCP's persons; validation on the
+    `val_split` garments (and CCP's val split) over the streets of CCP's val photos, a fixed draw."""
+    if not cfg.data:
+        raise TryOnError("the garment segmenter needs a dataset with garment masks (--data)")
+    ccp_train = read_ccp(cfg.ccp, "train") if cfg.ccp else []
+    ccp_val = read_ccp(cfg.ccp, "val") if cfg.ccp else []
+    train = GarmentPhotoDataset(read_dataset(cfg.data, "train", "paired", cfg.layout), ccp_train, height=cfg.height,
+                                width=cfg.width, backgrounds=Backgrounds(ccp_background_strips(ccp_train)),
+                                augment=cfg.augment, seed=cfg.seed)
+    val = GarmentPhotoDataset(read_dataset(cfg.data, cfg.val_split, "paired", cfg.layout), ccp_val, height=cfg.height,
+                              width=cfg.width, backgrounds=Backgrounds(ccp_background_strips(ccp_val)), augment=False,
+                              seed=cfg.seed + 1)
+    return train, torch.utils.data.Subset(val, np.random.default_rng(0).permutation(len(val))[:cfg.val_samples])
 
 
 class Trainer:
@@ -63,6 +110,8 @@ class Trainer:
             project_config=ProjectConfiguration(project_dir=str(self.out), logging_dir=str(self.out / "logs")),
         )
         set_seed(cfg.seed)  # model initialisation
+        if dataset is None and cfg.stage in ("parser", "garment"):
+            dataset, val_dataset = (parser_datasets if cfg.stage == "parser" else garment_datasets)(cfg)
         self.dataset = dataset if dataset is not None else TryOnDataset(
             cfg.data, "train", "paired", layout=cfg.layout, height=cfg.height, width=cfg.width,
             augment=Augment() if cfg.augment else None, seed=cfg.seed, cloth_masks=cfg.cloth_masks)
