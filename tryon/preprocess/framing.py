@@ -38,6 +38,30 @@ def person_box(pose: np.ndarray, height: int, width: int) -> tuple[int, int, int
     return left, top, left + round(box_w), top + round(box_h)
 
 
+# Full-body framing (lower-body and dress garments), in torso lengths (neck to mid-hip) of a standing adult.
+HEAD_ABOVE_NECK = 0.6  # the top of the head above the neck
+FEET_BELOW_HIP = 1.75  # the soles below the mid-hip, when the photo shows no ankle
+SOLE_BELOW_ANKLE = 0.15
+FULL_MARGIN = 0.04  # of the box's height, above the head and below the feet
+
+
+def full_body_box(pose: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
+    """The box, of the models' aspect, that frames the person of `pose` from the head to the feet (the lowest ankle
+    seen, or where the feet of a standing person would be); never tighter than `person_box`."""
+    upper = person_box(pose, height, width)  # also refuses a person too small to render
+    neck = (pose[J["l_shoulder"], :2] + pose[J["r_shoulder"], :2]) / 2
+    hip = (pose[J["l_hip"], :2] + pose[J["r_hip"], :2]) / 2
+    torso = float(np.hypot(*(neck - hip)))
+    ankles = [pose[J[name], 1] for name in ("l_ankle", "r_ankle") if pose[J[name], 2] > 0]
+    head = neck[1] - HEAD_ABOVE_NECK * torso
+    feet = max(ankles) + SOLE_BELOW_ANKLE * torso if ankles else hip[1] + FEET_BELOW_HIP * torso
+    box_h = max((feet - head) / (1 - 2 * FULL_MARGIN), upper[3] - upper[1])
+    box_w = box_h * width / height
+    left = round((neck[0] + hip[0]) / 2 - box_w / 2)
+    top = round(head - FULL_MARGIN * box_h)
+    return left, top, left + round(box_w), top + round(box_h)
+
+
 def crop(image: Image.Image, box, height: int, width: int) -> Image.Image:
     """The `box` of an RGB photo (edge pixels repeated outside it), resized to `width` x `height`."""
     left, top, right, bottom = box

@@ -1,5 +1,8 @@
-"""The garment representation: a garment photo's mask, from its alpha channel or from its plain background."""
+"""The garment representation: a garment photo's mask, from its alpha channel, its plain background, or the
+garment segmenter (a photo on a floor, a bed, a carpet or a hanger)."""
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
@@ -7,12 +10,20 @@ from tryon.errors import TryOnError
 
 MIN_TOLERANCE = 5  # colour levels (max over channels): a white garment is often only 10-15 levels off a white background
 FAR = 18  # colour levels: a pixel this far from the background colour is garment wherever it is
+PLAIN_BORDER = 16  # colour levels: a border whose pixels are (90%) this close to its median colour is plain
+SEGMENT_HEIGHT = 256  # the segmenter reads the photo at this height (its width in proportion, a multiple of 32)
+MAX_OTHER = 0.25  # garment pixels outside the largest piece, as a share of it, beyond which no single garment is seen
+MAX_COVER = 0.9  # of the photo: a garment mask larger than this has found no background
 
 
-def garment_mask(image: Image.Image) -> np.ndarray:
-    """Bool [H, W] mask of the garment in an RGB(A) product photo.
+def garment_mask(image: Image.Image, segmenter=None) -> np.ndarray:
+    """Bool [H, W] mask of the garment in an RGB(A) garment photo.
 
-    With an alpha channel, the alpha (> 127). Otherwise the background is what reaches the image border through
+    With an alpha channel, the alpha (> 127). On a plain background (the border's colours within PLAIN_BORDER
+    levels of their median), or without a `segmenter`, the background rule below. Otherwise the segmenter (a
+    HumanParser with two labels, tryon.training.stages.GarmentStage) cuts the garment out (`segment_garment`).
+
+    The background rule: the background is what reaches the image border through
     pixels close to the border's median colour: within MIN_TOLERANCE levels (max over channels), or more where the
     border itself varies more (JPEG noise, a soft gradient), so that a white garment on white keeps its mask as
     long as an edge, however faint, sets it apart. The rest is garment, and so is every pixel FAR or more from the
@@ -23,10 +34,45 @@ def garment_mask(image: Image.Image) -> np.ndarray:
     a = np.asarray(image)
     if image.mode == "RGBA" and (a[..., 3] <= 127).any():
         mask = ndimage.binary_fill_holes(ndimage.binary_opening(a[..., 3] > 127, iterations=1))
-    else:
+    elif segmenter is None or is_plain_background(a[..., :3]):
         mask = _off_background(a[..., :3].astype(np.int16))
+    else:
+        return segment_garment(segmenter, image)
     if mask.mean() < 0.01:
         raise TryOnError("the garment image looks blank: no garment could be told apart from its background")
+    return mask
+
+
+def is_plain_background(rgb: np.ndarray) -> bool:
+    """Whether an [H, W, 3] photo's border is one plain colour (a product shot), up to noise and a soft gradient."""
+    border = _border(rgb.astype(np.int16))
+    return float(np.percentile(np.abs(border - np.median(border, axis=0)).max(axis=-1), 90)) <= PLAIN_BORDER
+
+
+@torch.inference_mode()
+def segment_garment(segmenter, image: Image.Image) -> np.ndarray:
+    """The garment segmenter's mask of a garment photo (bool [H, W] at its size): the largest garment piece, its
+    holes filled. Raises TryOnError when no single garment stands out from the background."""
+    rgb = image.convert("RGB")
+    width = int(np.clip(round(SEGMENT_HEIGHT * rgb.width / rgb.height / 32) * 32, 96, 4 * SEGMENT_HEIGHT))
+    small = np.asarray(rgb.resize((width, SEGMENT_HEIGHT), Image.BILINEAR, reducing_gap=3.0))
+    x = torch.from_numpy(small.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1)[None]
+    logits = segmenter(x.to(segmenter.device, segmenter.dtype)).float()
+    prob = F.interpolate(logits.softmax(1)[:, 1:], size=(rgb.height, rgb.width), mode="bilinear", align_corners=False)
+    mask = prob[0, 0].cpu().numpy() > 0.5
+    pieces, n = ndimage.label(mask)
+    sizes = np.bincount(pieces.ravel(), minlength=n + 1)[1:]
+    if n == 0 or sizes.max() < 0.02 * mask.size:
+        raise TryOnError("no garment could be found in the garment photo: photograph one garment, laid flat or "
+                         "hung, filling most of the picture")
+    largest = int(np.argmax(sizes)) + 1
+    if (sizes.sum() - sizes.max()) > MAX_OTHER * sizes.max():
+        raise TryOnError("no single garment could be separated in the garment photo (it shows several things "
+                         "apart): photograph one garment on its own")
+    mask = ndimage.binary_fill_holes(pieces == largest)
+    if mask.mean() > MAX_COVER:
+        raise TryOnError("the garment could not be told apart from its background: leave some floor or wall "
+                         "around it in the photo")
     return mask
 
 

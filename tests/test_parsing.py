@@ -1,0 +1,286 @@
+"""Reading real photos: the CCP reader, the parser's training samples, its partial-label loss, the background gate,
+full-body framing, and the garment segmenter's samples and cut-out."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from tryon.data.ccp import in_val_split, load_ccp, read_ccp
+from tryon.data.garment_photos import GarmentPhotoDataset, texture
+from tryon.data.labels import CCP_TAGS, IGNORE, LEGS_ANY, MERGED_LUT, NUM_PARSE, P, PARTIAL_LABELS, SKIN_ANY
+from tryon.data.layouts import Pair
+from tryon.data.parsing import ParserDataset, warp_to_box
+from tryon.errors import DatasetError, TryOnError
+from tryon.preprocess import framing
+from tryon.preprocess.garment import garment_mask, is_plain_background, segment_garment
+from tryon.preprocess.parse import crop_person_mask, keep_on_person
+from tryon.training.losses import partial_cross_entropy
+
+REPO = Path(__file__).resolve().parents[1]
+CCP = REPO.parent / "shared" / "datasets" / "ccp"
+TAG = {name: i for i, name in enumerate(CCP_TAGS)}
+
+
+def _person_labels(height=240, width=160):
+    """A CCP-style label map of a standing person: hair, skin (face), a t-shirt, jeans, skin (legs)... as CCP tags."""
+    tags = np.full((height, width), TAG["background"], np.uint8)
+    tags[20:45, 60:100] = TAG["hair"]
+    tags[45:65, 65:95] = TAG["skin"]
+    tags[65:130, 50:110] = TAG["t-shirt"]
+    tags[130:200, 55:105] = TAG["jeans"]
+    tags[200:225, 60:100] = TAG["tights"]
+    tags[225:235, 60:100] = TAG["boots"]
+    tags[90:110, 110:125] = TAG["bag"]
+    return tags
+
+
+@pytest.fixture()
+def fake_ccp(tmp_path):
+    """A CCP folder of four photos (0001, 0002, 0009 and 0018) whose pixels say their label: person white."""
+    root = tmp_path / "ccp"
+    (root / "photos").mkdir(parents=True)
+    (root / "labels").mkdir()
+    tags = _person_labels()
+    for name in ("0001", "0002", "0009", "0018"):
+        rgb = np.where((tags != TAG["background"])[..., None], 235, 25).astype(np.uint8).repeat(3, -1)
+        Image.fromarray(rgb).save(root / "photos" / f"{name}.jpg", quality=95)
+        Image.fromarray(tags).save(root / "labels" / f"{name}.png")
+    return root
+
+
+def test_ccp_reader_splits_by_number_and_maps_every_tag(fake_ccp):
+    assert [p.name for p in read_ccp(fake_ccp, "val")] == ["0009", "0018"]
+    assert [p.name for p in read_ccp(fake_ccp, "train")] == ["0001", "0002"]
+    assert len(read_ccp(fake_ccp, "all")) == 4 and in_val_split("0099") and not in_val_split("0100")
+    rgb, labels = load_ccp(read_ccp(fake_ccp, "train")[0])
+    assert rgb.shape == (240, 160, 3)
+    assert labels[30, 80] == P["hair"] and labels[100, 80] == P["upper"] and labels[150, 80] == P["lower"]
+    assert labels[55, 80] == SKIN_ANY and labels[210, 80] == LEGS_ANY  # CCP's one skin label is partial
+    assert labels[230, 80] == P["shoes"] and labels[100, 118] == P["accessory"] and labels[5, 5] == P["background"]
+    for tag, label in (("dress", P["dress"]), ("coat", P["upper"]), ("skirt", P["lower"]), ("hat", P["hair"]),
+                       ("sunglasses", P["face"]), ("romper", P["dress"]), ("sneakers", P["shoes"])):
+        Image.fromarray(np.full((240, 160), TAG[tag], np.uint8)).save(fake_ccp / "labels" / "0002.png")
+        assert (load_ccp(read_ccp(fake_ccp, "train")[1])[1] == label).all(), tag
+
+
+def test_ccp_reader_refuses_bad_folders(fake_ccp, tmp_path):
+    with pytest.raises(DatasetError, match="not a CCP folder"):
+        read_ccp(tmp_path)
+    with pytest.raises(DatasetError, match="unknown CCP split"):
+        read_ccp(fake_ccp, "test")
+    Image.fromarray(np.full((240, 160), 59, np.uint8)).save(fake_ccp / "labels" / "0001.png")
+    with pytest.raises(DatasetError, match="0001.png: tag 59 is outside"):
+        load_ccp(read_ccp(fake_ccp, "train")[0])
+    (fake_ccp / "labels" / "0002.png").unlink()
+    with pytest.raises(DatasetError, match="0002.jpg: its label file"):
+        read_ccp(fake_ccp, "train")
+
+
+def test_ccp_tags_are_the_datasets_own():
+    names = CCP / "label_names.txt"
+    if not names.is_file():
+        pytest.skip("CCP not found")
+    assert tuple(line.split()[1] for line in names.read_text().splitlines() if line.strip()) == CCP_TAGS
+
+
+def test_partial_cross_entropy_accepts_any_label_of_a_partial_one():
+    logits = torch.randn(2, NUM_PARSE, 6, 5)
+    target = torch.randint(0, NUM_PARSE, (2, 6, 5))
+    assert torch.allclose(partial_cross_entropy(logits, target, PARTIAL_LABELS), F.cross_entropy(logits, target))
+    sure = lambda label: F.one_hot(torch.full((1, 4, 4), label), NUM_PARSE).permute(0, 3, 1, 2).float() * 30
+    skin = torch.full((1, 4, 4), SKIN_ANY)
+    for label in PARTIAL_LABELS[0]:  # any skin label is right where CCP says skin
+        assert partial_cross_entropy(sure(label), skin, PARTIAL_LABELS) < 1e-6
+    assert partial_cross_entropy(sure(P["upper"]), skin, PARTIAL_LABELS) > 20
+    assert partial_cross_entropy(sure(P["face"]), torch.full((1, 4, 4), LEGS_ANY), PARTIAL_LABELS) > 20
+    ignored = torch.full((1, 4, 4), IGNORE)
+    ignored[0, 0, 0] = P["upper"]  # one counted pixel, right: the mean over counted pixels is ~0
+    assert partial_cross_entropy(sure(P["upper"]), ignored, PARTIAL_LABELS) < 1e-6
+
+
+def test_parser_samples_keep_labels_on_their_pixels(fake_ccp):
+    ds = ParserDataset(ccp=read_ccp(fake_ccp, "all"), augment=True)
+    for epoch in range(4):
+        for i in range(len(ds)):
+            s = ds[i, epoch]
+            image, labels = s["image"].numpy().mean(0), s["labels"].numpy()
+            assert s["image"].shape == (3, 256, 192) and labels.shape == (256, 192)
+            person = (labels != P["background"]) & (labels != IGNORE)
+            core = torch.nn.functional.max_pool2d(torch.from_numpy(~person)[None, None].float(), 7, 1, 3)[0, 0] == 0
+            ground = torch.nn.functional.max_pool2d(torch.from_numpy(person)[None, None].float(), 7, 1, 3)[0, 0] == 0
+            ground = ground.numpy() & (labels == P["background"])
+            assert core.any() and ground.any()
+            # the person was painted light and the street dark: augmentation moved both alike
+            assert (image[core.numpy()] > image[ground].max() - 0.1).mean() > 0.97
+    # a flip swaps the sides: left and right labels trade places with the pixels
+    labels = np.zeros((40, 30), np.uint8)
+    labels[:, :10] = P["left_arm"]
+    rgb = np.zeros((40, 30, 3), np.uint8)
+    _, moved = warp_to_box(rgb, labels, (0, 0, 30, 40), 0.0, 30, 40, IGNORE)
+    assert (moved == labels).all()
+
+
+def test_studio_persons_are_laid_on_backgrounds_with_labels_aligned(tmp_path):
+    d = tmp_path / "viton"
+    (d / "image").mkdir(parents=True)
+    (d / "parse").mkdir()
+    person = np.full((256, 192, 3), 250, np.uint8)
+    parse = np.zeros((256, 192), np.uint8)
+    parse[60:256, 50:140] = 5  # LIP upper clothes, painted red
+    person[parse == 5] = (220, 20, 20)
+    Image.fromarray(person).save(d / "image" / "a.png")
+    Image.fromarray(parse).save(d / "parse" / "a.png")
+    pair = Pair(d / "image" / "a.png", d / "image" / "a.png", None, d / "parse" / "a.png", "lip", d / "x", "openpose",
+                "upper", True)
+    ds = ParserDataset([pair], augment=True)
+    for epoch in range(6):
+        s = ds[0, epoch]
+        rgb, labels = s["image"].numpy(), s["labels"].numpy()
+        upper = labels == P["upper"]
+        inner = torch.nn.functional.max_pool2d(torch.from_numpy(~upper)[None, None].float(), 5, 1, 2)[0, 0] == 0
+        r, g, b = rgb[:, inner.numpy()]
+        assert inner.sum() > 500 and ((r > g + 0.3) & (r > b + 0.3)).mean() > 0.97
+        assert (labels[~upper] == P["background"]).all()  # the rest is background, whatever was drawn under it
+
+
+def test_background_is_never_labelled_clothing_outside_the_person():
+    labels = np.full((256, 192), P["upper"], np.uint8)  # a parser that took the whole photo for a shirt
+    person = np.zeros((256, 192), bool)
+    person[40:220, 60:130] = True
+    kept = keep_on_person(labels, person)
+    grow = 4  # 1/64 of the height
+    assert (kept[40:220, 60:130] == P["upper"]).all()
+    outside = np.ones_like(person)
+    outside[40 - grow:220 + grow, 60 - grow:130 + grow] = False
+    assert (kept[outside] == P["background"]).all()
+
+
+def test_person_mask_is_cut_like_the_photo():
+    mask = np.zeros((100, 80), np.float32)  # detection ran at half the photo's size
+    mask[20:60, 30:50] = 1.0
+    box = (40, 20, 120, 140)  # photo pixels: the person at x 60-100, y 40-120 sits in the box's middle
+    crop = crop_person_mask(mask, (160, 200), box, 120, 80)
+    expected = np.zeros((120, 80), bool)
+    expected[20:100, 20:60] = True
+    assert (crop == expected).mean() > 0.98
+    # a box past the photo's edge repeats the edge, as framing.crop does
+    edge = crop_person_mask(np.ones((100, 80), np.float32), (160, 200), (-40, -40, 200, 280), 64, 48)
+    assert edge.all()
+
+
+def test_full_body_framing_reaches_the_feet():
+    pose = np.zeros((18, 3), np.float32)
+    joints = {"nose": (100, 40), "l_shoulder": (120, 80), "r_shoulder": (80, 80), "l_hip": (115, 200),
+              "r_hip": (85, 200), "l_knee": (115, 290), "r_knee": (85, 290), "l_ankle": (115, 380),
+              "r_ankle": (85, 380)}
+    from tryon.data.labels import J
+    for name, (x, y) in joints.items():
+        pose[J[name]] = (x, y, 0.9)
+    upper = framing.person_box(pose, 256, 192)
+    full = framing.full_body_box(pose, 256, 192)
+    assert upper[3] < 380 < full[3] and full[1] < 40 - 0.25 * 120  # feet below, the top of the head inside
+    assert (full[3] - full[1]) * 192 == pytest.approx((full[2] - full[0]) * 256, abs=256)
+    assert full[3] - full[1] >= upper[3] - upper[1]
+    pose[J["l_ankle"], 2] = pose[J["r_ankle"], 2] = 0  # ankles out of the photo: where standing feet would be
+    assert framing.full_body_box(pose, 256, 192)[3] > 380
+
+
+def test_garment_samples_label_the_garment_pixels(tmp_path):
+    d = tmp_path / "g"
+    d.mkdir()
+    cloth = np.full((256, 192, 3), 255, np.uint8)
+    mask = np.zeros((256, 192), bool)
+    mask[40:220, 30:160] = True
+    cloth[mask] = (20, 200, 30)
+    Image.fromarray(cloth).save(d / "c.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(d / "m.png")
+    pair = Pair(d / "c.png", d / "c.png", d / "m.png", d / "c.png", "lip", d / "x", "openpose", "upper", True)
+    ds = GarmentPhotoDataset([pair], augment=True)
+    for epoch in range(5):
+        s = ds[0, epoch]
+        rgb, labels = s["image"].numpy(), s["labels"].numpy().astype(bool)
+        inner = torch.nn.functional.max_pool2d(torch.from_numpy(~labels)[None, None].float(), 5, 1, 2)[0, 0] == 0
+        r, g, b = rgb[:, inner.numpy()]
+        assert 0.05 < labels.mean() < 0.95 and ((g > r + 0.3) & (g > b + 0.3)).mean() > 0.97
+    assert not ds[0, 0]["labels"].equal(ds[0, 1]["labels"])  # a new draw each epoch
+    fixed = GarmentPhotoDataset([pair], augment=False)
+    assert fixed[0, 0]["image"].equal(fixed[0, 7]["image"])  # a test set is the same every time
+
+
+def test_plain_backgrounds_keep_the_background_rule_and_busy_ones_need_the_segmenter():
+    rng = np.random.default_rng(0)
+    product = np.full((200, 150, 3), 250, np.uint8)
+    product[30:170, 30:120] = (40, 60, 160)
+    assert is_plain_background(product)
+    floor = texture(rng, 200, 150)
+    assert not is_plain_background(floor)
+
+    class Everything(torch.nn.Module):  # a "segmenter" that sees garment everywhere
+        device, dtype = torch.device("cpu"), torch.float32
+
+        def forward(self, x):
+            return torch.stack([-x[:, 0] * 0 - 5, x[:, 0] * 0 + 5], 1)
+
+    segmenter = Everything()
+    # a product shot never reaches the segmenter: the background rule cuts it as before
+    assert garment_mask(Image.fromarray(product), segmenter)[100, 75] and not garment_mask(
+        Image.fromarray(product), segmenter)[5, 5]
+    with pytest.raises(TryOnError, match="could not be told apart from its background"):
+        garment_mask(Image.fromarray(floor), segmenter)
+
+
+def test_segmenter_output_with_nothing_or_several_things_is_refused():
+    class Fixed(torch.nn.Module):
+        device, dtype = torch.device("cpu"), torch.float32
+
+        def __init__(self, garment):
+            super().__init__()
+            self.garment = garment
+
+        def forward(self, x):
+            g = F.interpolate(self.garment[None, None].float(), size=x.shape[-2:])[0, 0] * 10 - 5
+            return torch.stack([-g, g])[None]
+
+    image = Image.fromarray(texture(np.random.default_rng(1), 256, 192))
+    nothing = torch.zeros(256, 192)
+    with pytest.raises(TryOnError, match="no garment could be found"):
+        segment_garment(Fixed(nothing), image)
+    two = torch.zeros(256, 192)
+    two[20:100, 20:80] = 1
+    two[150:240, 100:180] = 1
+    with pytest.raises(TryOnError, match="no single garment could be separated"):
+        segment_garment(Fixed(two), image)
+    one = torch.zeros(256, 192)
+    one[30:230, 40:150] = 1
+    one[100:120, 80:100] = 0  # a hole (a print the segmenter missed) is filled
+    one[5:8, 5:8] = 1  # a speck is dropped
+    mask = segment_garment(Fixed(one), image)
+    assert mask[110, 90] and not mask[6, 6] and mask.sum() == pytest.approx(200 * 110, rel=0.03)
+
+
+def test_merged_classes_count_partial_skin_as_skin():
+    assert MERGED_LUT[SKIN_ANY] == MERGED_LUT[LEGS_ANY] == MERGED_LUT[P["left_arm"]] == MERGED_LUT[P["face"]]
+    assert MERGED_LUT[P["accessory"]] == MERGED_LUT[P["background"]] and MERGED_LUT[IGNORE] == IGNORE
+
+
+@pytest.mark.parametrize("size", [(256, 192), (250, 170)])
+def test_lite0_parser_reads_imagenet_weights_and_labels_any_size(size):
+    from tryon.models import HumanParser
+    from tryon.models.efficientnet import load_imagenet_weights
+
+    parser = HumanParser(base_channels=8, backbone="efficientnet_lite0")
+    before = parser.encoder._blocks[3]._depthwise_conv.weight.clone()
+    load_imagenet_weights(parser.encoder)
+    assert not torch.equal(before, parser.encoder._blocks[3]._depthwise_conv.weight)
+    with torch.inference_mode():
+        x = torch.rand(1, 3, *size) * 2 - 1
+        features = parser.eval().encoder(x)
+        logits = parser(x)
+    assert [f.shape[1] for f in features] == [16, 24, 40, 112, 320]
+    assert logits.shape == (1, NUM_PARSE, *size)
+    # ImageNet features tell a smooth image from noise: the deepest feature differs clearly
+    flat = parser.encoder(torch.zeros(1, 3, *size))[-1]
+    assert (features[-1] - flat).abs().mean() > 0.05 * flat.abs().mean()
