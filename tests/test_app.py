@@ -312,6 +312,10 @@ def test_live_mode_streams_the_webcam_in_chromium(app, chromium):
     page.wait_for_function("document.querySelector('#live-status').innerText.includes('No garment yet')",
                            timeout=60_000)  # said in the panel, not only in a toast
     video, button = (page.locator(s).bounding_box() for s in ("#camera video", "#camera button.capture-button"))
+    text = page.evaluate("""(p => ({size: parseFloat(getComputedStyle(p).fontSize),
+        opacity: Math.min(...[p, ...document.querySelectorAll('#live-status *:has(p)')]
+                              .map(e => parseFloat(getComputedStyle(e).opacity)))}))
+        (document.querySelector('#live-status p'))""")
     page.get_by_role("tab", name="Try on").click()
     page.locator("#catalog button.thumbnail-item").first.click()
     page.get_by_role("tab", name="Live").click()
@@ -325,6 +329,7 @@ def test_live_mode_streams_the_webcam_in_chromium(app, chromium):
     assert "person photo: " in status and "Traceback" not in status  # why nothing was tried on
     assert errors == 0
     assert button["y"] >= video["y"] + video["height"]  # the stop button sits under the picture, covering nothing
+    assert text["size"] >= 20 and text["opacity"] == 1  # the rate and the reasons are legible while it streams
 
 
 def test_live_tryon_reuses_the_parse_and_warp_while_the_pose_holds(tiny_pipeline, synthetic_person):

@@ -318,7 +318,9 @@ CSS = """
 #parse-legend .swatch { display: inline-block; margin: 0 0.9em 0.3em 0; white-space: nowrap; }
 #parse-legend i { display: inline-block; width: 1em; height: 1em; margin-right: 0.3em; vertical-align: -0.15em;
   border: 1px solid #888; }
-#live-status { font-size: 1.3rem; font-weight: 600; }
+#live-status .pending { opacity: 1 !important; }  /* a streaming output stays "pending": keep it legible */
+#live-status .prose, #live-status .md p { font-size: 1.4rem !important; font-weight: 600; }
+#live-status [data-testid=status-tracker] { display: none; }
 #camera .button-wrap { position: static; transform: none; margin: 0.5em auto; }
 """
 
