@@ -5,7 +5,7 @@ creatives made from that try-on).
 
 Starts the app on the given weights, opens it in headless Chromium (Debian's /usr/bin/chromium), picks an example
 photo and a catalog garment, tries on with Explain on, then makes the creatives.
-Usage: scripts/app_screenshot.py [--weights DIR] [--out docs] [--person 2] [--garment 1]
+Usage: scripts/app_screenshot.py [--weights DIR] [--out docs] [--person 1] [--garment 4]
 """
 import argparse
 import io
@@ -38,8 +38,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", help="a saved pipeline folder (default: the repository's weights/)")
     p.add_argument("--out", type=Path, default=REPO / "docs")
-    p.add_argument("--person", type=int, default=2, help="which example photo (1-based)")
-    p.add_argument("--garment", type=int, default=1, help="which catalog garment (1-based)")
+    p.add_argument("--person", type=int, default=1, help="which example photo (1-based)")
+    p.add_argument("--garment", type=int, default=4, help="which catalog garment (1-based)")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     demo = build_app(load_pipeline(a.weights), *load_content())

@@ -194,7 +194,8 @@ STEPS = (  # the Explain panel: each intermediate's caption, in the pipeline's o
 
 
 def explanation(out: TryOnPipelineOutput) -> tuple[tuple[Image.Image, str], ...]:
-    """What the model saw and made, at the crop's own size, each with its STEPS caption."""
+    """What the model saw and made, each with its STEPS caption, at the size the pipeline returns it (the models'
+    crop size; the paste mask may be larger)."""
     images = (out.person[0], draw_pose(out.person[0], out.pose[0]), Image.fromarray(PARSE_COLOURS[out.parse[0]]),
               out.agnostic[0], out.garment[0], out.warped_garment[0], out.composition_mask[0], out.paste_mask[0])
     return tuple(zip(images, STEPS))
