@@ -8,6 +8,7 @@ import socket
 import tempfile
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -360,13 +361,16 @@ def test_choice_drops_what_no_longer_applies():
     from tryon.products import Product
 
     tee = Product("TEE", Path("tee.png"), "upper", "Linen tee", 29.9)
-    tried = Choice().picked(2, tee).tried("/tmp/tryon.png", [("image", "caption")])
+    picked = Choice().picked(2, tee).cleared()  # a try-on starts
+    tried = picked.tried(picked.turn, "/tmp/tryon.png", [("image", "caption")])
     assert (tried.pick, tried.product, tried.price, tried.tryon) == (2, "Linen tee", 29.9, "/tmp/tryon.png")
-    assert tried.uploaded() == Choice(category="upper")  # no catalog name, price, pick or try-on
-    assert tried.new_person() == Choice().picked(2, tee)
-    assert tried.recategorized("dress") == Choice(pick=2, product="Linen tee", price=29.9, category="dress")
-    assert tried.typed("My tee", None) == Choice(pick=2, product="My tee", category="upper", tryon="/tmp/tryon.png",
-                                                 steps=(("image", "caption"),))
+    for changed in (tried.uploaded(), tried.cleared(), tried.recategorized("dress"), tried.picked(1, tee)):
+        assert changed.tryon is None and changed.steps == ()  # nothing of the try-on made from the old choice
+    assert tried.uploaded() == Choice(category="upper", turn=tried.turn + 1)  # no catalog name, price or pick
+    assert tried.recategorized("dress").pick == 2
+    assert tried.typed("My tee", None) == replace(tried, product="My tee", price=None)  # the try-on stays
+    repicked = picked.picked(1, tee)  # while the try-on ran: it is not recorded for the new garment
+    assert repicked.tried(picked.turn, "/tmp/tryon.png", []) == repicked
 
 
 def test_the_console_says_where_to_open_the_app():

@@ -211,8 +211,8 @@ def parse_legend() -> str:
 @dataclass(frozen=True)
 class Choice:
     """What the shopper has chosen on the Try on tab, and the try-on made from it: the one record that every panel
-    shows (`build_app`'s `show`). A new person photo, garment or category drops the try-on made from the old
-    ones; an uploaded garment has no catalog name or price until the shopper types one."""
+    shows (`build_app`'s `show`). A new person photo, garment or category, or a try-on starting, drops the try-on
+    made from the old ones; an uploaded garment has no catalog name or price until the shopper types one."""
 
     pick: int | None = None  # the catalog garment picked; None for an uploaded garment, or none yet
     product: str = ""  # the product's name and price: the catalog's for a pick, else what the shopper typed
@@ -220,25 +220,29 @@ class Choice:
     category: str = "upper"
     tryon: str | None = None  # the last try-on's file, while it matches the choice
     steps: tuple = ()  # its intermediates (explanation)
+    turn: int = 0  # counts the changes of photo, garment or category: a try-on is kept only for its own turn
 
     def picked(self, index: int, product: Product) -> "Choice":
-        return Choice(pick=index, product=product.name, price=product.price, category=product.category)
+        return Choice(pick=index, product=product.name, price=product.price, category=product.category,
+                      turn=self.turn + 1)
 
     def uploaded(self) -> "Choice":
         """A garment of the shopper's own (or none): no catalog pick, name or price."""
-        return Choice(category=self.category)
+        return Choice(category=self.category, turn=self.turn + 1)
 
-    def new_person(self) -> "Choice":
-        return replace(self, tryon=None, steps=())
+    def cleared(self) -> "Choice":
+        """A new person photo, or a new try-on under way: the last try-on no longer applies."""
+        return replace(self, tryon=None, steps=(), turn=self.turn + 1)
 
     def recategorized(self, category: str) -> "Choice":
-        return replace(self, category=category, tryon=None, steps=())
+        return replace(self.cleared(), category=category)
 
     def typed(self, product: str, price: float | None) -> "Choice":
         return replace(self, product=product or "", price=price)
 
-    def tried(self, path: str, steps) -> "Choice":
-        return replace(self, tryon=path, steps=tuple(steps))
+    def tried(self, turn: int, path: str, steps) -> "Choice":
+        """The try-on made in `turn`, kept only if nothing was chosen since (a garment picked while it ran)."""
+        return replace(self, tryon=path, steps=tuple(steps)) if turn == self.turn else self
 
 
 def render_ads(tryon_image, garment, category: str, shopper: str, product: str, price, locale: str,
@@ -332,6 +336,7 @@ def build_app(pipe: TryOnPipeline, persons: list[Path], products: list[Product])
     with gr.Blocks(title="tryon: virtual fitting room", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO, elem_id="intro")
         choice = gr.State(Choice(), time_to_live=KEEP_UPLOAD_S)
+        made = gr.State(time_to_live=KEEP_UPLOAD_S)  # the last try-on: (its turn, file, explanation)
         with gr.Tab("Try on"):
             with gr.Row():
                 with gr.Column():
@@ -391,7 +396,7 @@ def build_app(pipe: TryOnPipeline, persons: list[Path], products: list[Product])
             out = pipe(store.read(person, "your photo"), store.read(garment, "a garment"), category=category,
                        return_intermediates=True)
             path = str(save_image(out.images[0], output_path("tryon", ".png")))
-            return path, c.tried(path, explanation(out))
+            return path, (c.turn, path, explanation(out))
 
         def pick(c: Choice, evt: gr.SelectData):
             return catalog.value[evt.index]["image"]["path"], *show(c.picked(evt.index, products[evt.index]))
@@ -415,16 +420,16 @@ def build_app(pipe: TryOnPipeline, persons: list[Path], products: list[Product])
         catalog.select(pick, choice, [garment_in, choice, *shown], **private)
         for event in (garment_in.upload, garment_in.clear):
             event(lambda c: show(c.uploaded()), choice, [choice, *shown], **private)
-        person_in.change(lambda c: show(c.new_person()), choice, [choice, *shown], **private)
+        person_in.change(lambda c: show(c.cleared()), choice, [choice, *shown], **private)
         category_in.input(lambda c, category: show(c.recategorized(category)), [choice, category_in],
                           [choice, *shown], **private)
         for event in (product_in.input, price_in.input):
             event(lambda c, product, price: c.typed(product, price), [choice, product_in, price_in], choice, **private)
         explain.change(lambda on: gr.Column(visible=on), explain, explain_panel, **private)
-        (run.click(lambda c: show(c.new_person()), choice, [choice, *shown], **private)  # a failure leaves none
-         .then(tryon, [person_in, garment_in, category_in, choice], [result, choice], api_name="tryon",
+        (run.click(lambda c: show(c.cleared()), choice, [choice, *shown], **private)  # a failure leaves none
+         .then(tryon, [person_in, garment_in, category_in, choice], [result, made], api_name="tryon",
                preprocess=False)
-         .success(show, choice, [choice, *shown], **private))
+         .success(lambda c, m: show(c.tried(*m)), [choice, made], [choice, *shown], **private))
         camera.stream(stream, [camera, garment_in, category_in, session], [live, live_status, session],
                       preprocess=False, postprocess=False, stream_every=0.1, time_limit=LIVE_SECONDS,
                       concurrency_limit=1, concurrency_id="live", **private)
