@@ -6,10 +6,11 @@ garment, with its price and category.
 The garments are phone photos from alexeygrigorev/clothing-dataset, released under CC0 1.0 (public domain: free for
 any use, shipping included; ../shared/datasets/garments-cc0 holds a copy with its LICENSE). Each is cropped to the
 box below (around the garment, so that the cut-out of tryon.preprocess.garment sees little floor), scaled to 400
-pixels tall and saved as JPEG quality 85; garments/SOURCES.md names each file's source. They were chosen among the 421 photos because today's
-cut-out separates them cleanly from their plain backgrounds (checked by eye on the framed garment). No person photo
-in that set, nor any licence-clean one elsewhere here, so the example persons stay drawn. The same code writes the
-same files. Usage: scripts/make_examples.py [--cc0 ../shared/datasets/garments-cc0] [--out tryon/assets/examples]
+pixels tall and saved as JPEG quality 85; garments/SOURCES.md names each file's source. They were chosen among the
+421 photos because today's cut-out separates them cleanly from their plain backgrounds (checked by eye on the
+framed garment and its mask). That set has no person photos, nor is a licence-clean one at hand, so the example
+persons stay drawn. The same code writes the same files.
+Usage: scripts/make_examples.py [--cc0 ../shared/datasets/garments-cc0] [--out tryon/assets/examples]
 """
 import argparse
 import csv
@@ -29,15 +30,18 @@ PERSON_SIZE = (512, 384)
 HEIGHT = 400  # garment photos are this tall
 # (sku, source file in the CC0 set's images/, crop box (left, top, right, bottom), category, name, price)
 GARMENTS = (
-    ("tee-stripe", "05d01bf9-6ff5-4c5e-b946-b4ca004a125b.jpg", (10, 37, 372, 400), "upper", "Striped cotton tee", 19.90),
+    ("tee-stripe", "05d01bf9-6ff5-4c5e-b946-b4ca004a125b.jpg", (10, 37, 372, 400), "upper",
+     "Striped cotton tee", 19.90),
     ("tee-slogan", "02ef828a-a7d5-4475-bf44-3907b3a977ff.jpg", (12, 49, 400, 502), "upper", "Grey slogan tee", 24.90),
-    ("shirt-ivory", "0a77dbed-06fb-4ba7-b1e3-24f3a41498bc.jpg", (6, 80, 392, 502), "upper", "Ivory lace-yoke shirt",
-     44.90),
+    ("shirt-ivory", "0a77dbed-06fb-4ba7-b1e3-24f3a41498bc.jpg", (6, 80, 392, 502), "upper",
+     "Ivory lace-yoke shirt", 44.90),
     ("blouse-floral", "6110bc5f-2101-4382-a79c-d2158d052b23.jpg", (7, 23, 400, 390), "upper", "Floral blouse", 39.90),
-    ("skirt-brown", "2001dec1-1e0a-4c11-9d15-120b019b3dea.jpg", (46, 37, 355, 400), "lower", "Brown pencil skirt", 39.90),
-    ("shorts-blue", "133934b3-0925-4dc1-83d1-b1b4ef80f51f.jpg", (29, 0, 395, 424), "lower", "Blue jersey shorts", 22.50),
-    ("dress-stripe", "160c2e1c-48d5-4e31-8155-83152e2ad649.jpg", (0, 29, 400, 502), "dress", "Striped frill dress",
-     59.00),
+    ("skirt-brown", "2001dec1-1e0a-4c11-9d15-120b019b3dea.jpg", (46, 37, 355, 400), "lower",
+     "Brown pencil skirt", 39.90),
+    ("shorts-blue", "133934b3-0925-4dc1-83d1-b1b4ef80f51f.jpg", (29, 0, 395, 424), "lower",
+     "Blue jersey shorts", 22.50),
+    ("dress-stripe", "160c2e1c-48d5-4e31-8155-83152e2ad649.jpg", (0, 29, 400, 502), "dress",
+     "Striped frill dress", 59.00),
 )
 
 
@@ -55,7 +59,8 @@ def main():
     sources = ["# Garment photos: sources and licence", "",
                f"Phone photos from [{SOURCE_REPO.removeprefix('https://github.com/')}]({SOURCE_REPO}), released "
                "under [CC0 1.0](https://creativecommons.org/publicdomain/zero/1.0/) (public domain), cropped, scaled "
-               "to 400 pixels tall and re-encoded (JPEG quality 85) by `scripts/make_examples.py`.", "", "| file | source file (`images/`) |", "| --- | --- |"]
+               "to 400 pixels tall and re-encoded (JPEG quality 85) by `scripts/make_examples.py`.", "",
+               "| file | source file (`images/`) |", "| --- | --- |"]
     for sku, source, box, category, name, price in GARMENTS:
         with Image.open(a.cc0 / "images" / source) as photo:
             garment = photo.convert("RGB").crop(box)

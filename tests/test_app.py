@@ -5,7 +5,6 @@ import io
 import os
 import runpy
 import socket
-import tempfile
 import time
 import zipfile
 from dataclasses import replace
