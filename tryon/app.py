@@ -56,7 +56,8 @@ from tryon.data.labels import CATEGORIES, PARSE_LABELS  # noqa: E402
 from tryon.data.layouts import read_dataset  # noqa: E402
 from tryon.errors import DatasetError, TryOnError  # noqa: E402
 from tryon.live import LiveTryOn  # noqa: E402
-from tryon.pipeline import PARSE_COLOURS, TryOnPipeline, TryOnPipelineOutput, draw_pose  # noqa: E402
+from tryon.data.labels import PARSE_COLOURS  # noqa: E402
+from tryon.pipeline import TryOnPipeline, TryOnPipelineOutput, draw_pose  # noqa: E402
 from tryon.preprocess.garment import garment_mask  # noqa: E402
 from tryon.preprocess.image_io import load_image, save_image  # noqa: E402
 from tryon.products import Product, load_catalog, normalize_category  # noqa: E402

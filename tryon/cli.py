@@ -130,6 +130,43 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _load_labeller(weights, subfolder: str):
+    from tryon.models import HumanParser
+    from tryon.models.chain import load_pretrained
+    from tryon.pipeline import DEFAULT_WEIGHTS
+
+    return load_pretrained(HumanParser, weights or DEFAULT_WEIGHTS, subfolder).float().eval()
+
+
+def _cmd_evaluate_parser(args) -> int:
+    import json
+
+    from tryon.segmentation_eval import evaluate_parser
+
+    if not (args.ccp or args.viton):
+        raise TryOnError("give --ccp, --viton or both: the data to score the parser on")
+    report = evaluate_parser(_load_labeller(args.weights, "parser"), args.ccp, args.viton, args.out,
+                             gate=not args.no_gate, limit=args.limit)
+    print(json.dumps(report))
+    return 0
+
+
+def _cmd_evaluate_garments(args) -> int:
+    import json
+
+    from tryon.files import write_text
+    from tryon.segmentation_eval import evaluate_garments, garment_sheet
+
+    segmenter = _load_labeller(args.weights, "garment_segmenter")
+    report = evaluate_garments(segmenter, args.viton, args.ccp, limit=args.limit) if args.viton else {}
+    if args.photos:
+        paths = sorted(p for p in Path(args.photos).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        report["sheets"] = garment_sheet(paths[:args.limit], segmenter, Path(args.out))
+    write_text(Path(args.out) / "metrics.json", json.dumps(report, indent=1))
+    print(json.dumps(report))
+    return 0
+
+
 def _cmd_prepare(args) -> int:
     from tryon.prepare import prepare_dataset
 
@@ -243,6 +280,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_args(e)
     _add_single_pass(e)
     e.set_defaults(func=_cmd_evaluate)
+
+    ep = sub.add_parser("evaluate-parser", help="the body parser as the pipeline runs it, on CCP's val photos "
+                                               "(framed head to hips and head to feet) and VITON's test photos")
+    ep.add_argument("--ccp", help="a CCP folder (its val split is scored, in the seven merged classes)")
+    ep.add_argument("--viton", help="a VITON folder (its test split is scored)")
+    ep.add_argument("--out", required=True, help="output folder: metrics.json and overlay sheets")
+    ep.add_argument("--no-gate", action="store_true", help="do not keep the parse on mediapipe's person mask")
+    ep.add_argument("--limit", type=int, help="only the first N photos of each set")
+    ep.add_argument("--weights", help="a pipeline or parser folder (default: weights/)")
+    ep.set_defaults(func=_cmd_evaluate_parser)
+
+    eg = sub.add_parser("evaluate-garments", help="the garment cut-out: IoU on test garments laid on unseen "
+                                                  "backgrounds, and sheets of cut-outs of any garment photos")
+    eg.add_argument("--viton", help="a VITON folder: its test garments are laid on backgrounds and scored")
+    eg.add_argument("--ccp", help="a CCP folder: its val photos give backgrounds (and bottoms and dresses)")
+    eg.add_argument("--photos", help="a folder of garment photos to draw cut-out sheets of")
+    eg.add_argument("--out", required=True, help="output folder: metrics.json and the sheets")
+    eg.add_argument("--limit", type=int, help="only the first N garments")
+    eg.add_argument("--weights", help="a pipeline or garment segmenter folder (default: weights/)")
+    eg.set_defaults(func=_cmd_evaluate_garments)
 
     q = sub.add_parser("prepare", help="turn raw model and garment photos into a VITON-HD-layout training dataset")
     q.add_argument("--persons", required=True, help="folder of model photos")

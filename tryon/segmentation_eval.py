@@ -20,7 +20,7 @@ from tqdm import tqdm
 from tryon.data.ccp import load_ccp, read_ccp
 from tryon.data.dataset import to_tensor
 from tryon.data.garment_photos import GarmentPhotoDataset
-from tryon.data.labels import IGNORE, MERGED_LABELS, MERGED_LUT, NUM_PARSE, PARSE_LUTS
+from tryon.data.labels import IGNORE, MERGED_LABELS, MERGED_LUT, NUM_PARSE, PARSE_COLOURS, PARSE_LUTS
 from tryon.data.layouts import read_dataset
 from tryon.data.parsing import Backgrounds, ccp_background_strips
 from tryon.errors import TryOnError
@@ -33,10 +33,6 @@ from tryon.preprocess.pose import PoseDetector
 
 log = logging.getLogger(__name__)
 
-PARSE_COLOURS = np.array([
-    (0, 0, 0), (128, 0, 0), (255, 200, 150), (220, 160, 120), (255, 85, 0), (0, 85, 255), (170, 0, 200),
-    (0, 200, 200), (0, 130, 130), (180, 220, 0), (110, 150, 0), (255, 255, 0), (120, 120, 120),
-] + [(255, 255, 255)] * (256 - NUM_PARSE), np.uint8)  # PARSE_LABELS' colours; partial labels and IGNORE white
 SHEET_TILE = (144, 192)  # width, height of one picture in a sheet
 
 

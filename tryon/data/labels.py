@@ -12,6 +12,11 @@ PARSE_LABELS = (
 )
 NUM_PARSE = len(PARSE_LABELS)
 P = {name: i for i, name in enumerate(PARSE_LABELS)}
+# One colour per body-parse label, for looking at parse maps (indexed by label; partial labels and IGNORE white).
+PARSE_COLOURS = np.array([
+    (0, 0, 0), (128, 64, 0), (255, 204, 153), (255, 128, 128), (220, 40, 40), (40, 60, 200), (160, 40, 160),
+    (40, 180, 40), (180, 220, 40), (40, 160, 160), (100, 200, 255), (90, 90, 90), (255, 220, 0),
+] + [(255, 255, 255)] * (256 - NUM_PARSE), dtype=np.uint8)
 
 # Garment categories and the parse labels that the garment of each category covers on the person.
 CATEGORIES = ("upper", "lower", "dress")

@@ -44,6 +44,7 @@ class TrainConfig:
     ccp: str = ""  # parser and garment stages: a CCP folder whose train split joins the data (val split validates)
     backgrounds: str = ""  # parser stage: a folder of photos without people to lay the dataset's persons over
     ccp_repeat: int = 1  # parser stage: how many times each CCP photo counts per epoch (it has fewer photos)
+    label_weights: str = ""  # parser and garment stages: "dress=3,shoes=2" weighs those labels' pixels in the loss
     warp_grid_size: int = 5
     warp_flow_channels: int = 0  # warp stage: a dense flow refiner after the TPS (base channels); 0: TPS only
     warp_flow_stages: int = 1  # warp stage: flow refiners in cascade (a warp with more keeps them)

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tryon.data.labels import GARMENT_LABELS, IGNORE, MERGED_LABELS, MERGED_LUT, NUM_PARSE, PARTIAL_LABELS
+from tryon.data.labels import (GARMENT_LABELS, IGNORE, MERGED_LABELS, MERGED_LUT, PARSE_COLOURS, PARSE_LABELS,
+                               PARTIAL_LABELS)
 from tryon.errors import TryOnError
 from tryon.metrics import psnr, ssim
 from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator, warp
@@ -79,6 +80,22 @@ class Stage:
         return L.VGGPerceptualLoss(self.cfg.vgg_weights).to(self.acc.device) if self.cfg.vgg_weights else None
 
 
+def label_weights(spec: str, labels) -> torch.Tensor:
+    """Per-label loss weights from "name=weight,name=weight" (every other label 1): [len(labels)] float."""
+    weight = torch.ones(len(labels))
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = item.partition("=")
+        if name.strip() not in labels:
+            raise TryOnError(f"label_weights: unknown label {name.strip()!r} (labels: {', '.join(labels)})")
+        try:
+            weight[labels.index(name.strip())] = float(value)
+        except ValueError:
+            raise TryOnError(f"label_weights: {item!r} is not name=number") from None
+    if (weight < 0).any():
+        raise TryOnError("label_weights: weights must be 0 or more")
+    return weight
+
+
 class ParserStage(Stage):
     """Human parsing from the raw photo (batch "image" -> "labels"): cross-entropy, where a partial label (CCP's one
     skin label) accepts any of its labels. Validated on the seven merged classes (tryon.data.labels.MERGED_LABELS),
@@ -86,13 +103,14 @@ class ParserStage(Stage):
     pixel accuracy."""
 
     name, val_key = "parser", "miou"
-    subfolder, num_labels, partial = "parser", NUM_PARSE, PARTIAL_LABELS
+    subfolder, labels, partial = "parser", PARSE_LABELS, PARTIAL_LABELS
     classes, lut = MERGED_LABELS, torch.from_numpy(MERGED_LUT).long()
 
     def __init__(self, cfg, accelerator):
         super().__init__(cfg, accelerator)
-        self.model = self._init_or_new(HumanParser, self.subfolder, num_labels=self.num_labels,
+        self.model = self._init_or_new(HumanParser, self.subfolder, num_labels=len(self.labels),
                                        base_channels=cfg.parser_channels, backbone=cfg.parser_backbone)
+        self.weight = label_weights(cfg.label_weights, self.labels).to(accelerator.device)
         if not cfg.init and cfg.parser_backbone == "efficientnet_lite0":
             load_imagenet_weights(self.model.encoder)
             log.info("%s encoder: EfficientNet-Lite0 from its ImageNet weights", self.name)
@@ -103,7 +121,7 @@ class ParserStage(Stage):
         with self.acc.accumulate(self.model):
             with self.acc.autocast():
                 logits = self.model(batch["image"])
-            losses = {"ce": L.partial_cross_entropy(logits, batch["labels"], self.partial, IGNORE)}
+            losses = {"ce": L.partial_cross_entropy(logits, batch["labels"], self.partial, IGNORE, self.weight)}
             check_finite(losses, step, batch)
             self.acc.backward(losses["ce"])
             self.opt.step()
@@ -132,8 +150,8 @@ class ParserStage(Stage):
         return {"pixel_acc": correct / max(total, 1), "miou": (inter[present] / union[present]).mean().item(), **iou}
 
     def grid(self, batch, out):
-        colors = torch.linspace(0, 1, 256)
-        to_rgb = lambda p: colors[p.cpu()][:, None].expand(-1, 3, -1, -1)
+        colours = torch.from_numpy(PARSE_COLOURS).float() / 255
+        to_rgb = lambda p: colours[p.cpu()].permute(0, 3, 1, 2)
         return [_to01(batch["image"]).cpu(), to_rgb(batch["labels"]), to_rgb(out["pred"])]
 
     def export(self, path):
@@ -145,7 +163,7 @@ class GarmentStage(ParserStage):
     the best model has the highest garment IoU."""
 
     name, val_key = "garment", "iou_garment"
-    subfolder, num_labels, partial = "garment_segmenter", 2, ()
+    subfolder, labels, partial = "garment_segmenter", ("background", "garment"), ()
     classes, lut = ("background", "garment"), torch.arange(256)
 
 
