@@ -3,7 +3,8 @@
 
 Prints JSON: for a 1024x768 person photo (a synthetic person, JPEG on disk) and a garment photo, the median seconds
 per stage after warm-up (preprocess = load + pose + crop + parse + agnostic, with load and pose also alone; warp;
-generate; paste; warp and generate run once more on the mirrored input under mirror averaging, the default) and
+generate; compose, the try-on at the crop's size in the photo; paste; warp and generate run once more on the
+mirrored input under mirror averaging, the default) and
 end to end, with mirror averaging and in a single pass; batched throughput (images/s at batch 4 and 8, both ways);
 peak RSS of the process before the reference runs; and every time as a ratio to the reference U-Net-256 forward
 (../shared/bench/ref_step.py).
@@ -24,7 +25,7 @@ import torch
 from PIL import Image
 
 from tryon.data.synthetic import make_sample
-from tryon.pipeline import DEFAULT_WEIGHTS, TryOnPipeline
+from tryon.pipeline import DEFAULT_WEIGHTS, Render, TryOnPipeline
 from tryon.preprocess.image_io import load_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,20 +46,23 @@ def median_time(fn, runs: int, warmup: int = 2) -> float:
 
 def stage_times(pipe, person, garment, runs: int) -> dict:
     """Median seconds of each pipeline step, run in order as __call__ runs them."""
-    laps = {k: [] for k in ("preprocess", "warp", "generate", "paste")}
+    laps = {k: [] for k in ("preprocess", "warp", "generate", "compose", "paste")}
     with torch.inference_mode():
         for i in range(runs + 2):
             t0 = time.perf_counter()
             batch = pipe.represent([pipe.frame(person, garment)], ["upper"])
             t1 = time.perf_counter()
-            warped, mask = pipe.warp_garment(batch)
+            warped = pipe.warp_parts(batch)
             t2 = time.perf_counter()
-            out = pipe.generate(batch, warped, mask)
+            out = pipe.generate(batch, warped.image, warped.mask)
             t3 = time.perf_counter()
-            pipe.paste(batch, out.image, mask)
+            composites = pipe.compose(batch, Render(out.image, out.rendered, out.mask, *warped))
             t4 = time.perf_counter()
+            pipe.paste_composites(batch, composites)
+            t5 = time.perf_counter()
             if i >= 2:
-                for k, a, b in (("preprocess", t0, t1), ("warp", t1, t2), ("generate", t2, t3), ("paste", t3, t4)):
+                for k, a, b in (("preprocess", t0, t1), ("warp", t1, t2), ("generate", t2, t3), ("compose", t3, t4),
+                                ("paste", t4, t5)):
                     laps[k].append(b - a)
     return {k: statistics.median(v) for k, v in laps.items()}
 

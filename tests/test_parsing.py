@@ -284,3 +284,16 @@ def test_lite0_parser_reads_imagenet_weights_and_labels_any_size(size):
     # ImageNet features tell a smooth image from noise: the deepest feature differs clearly
     flat = parser.encoder(torch.zeros(1, 3, *size))[-1]
     assert (features[-1] - flat).abs().mean() > 0.05 * flat.abs().mean()
+
+
+def test_label_weights_are_read_by_name():
+    from tryon.data.labels import PARSE_LABELS
+    from tryon.training.stages import label_weights
+
+    w = label_weights("dress=4, shoes=2", PARSE_LABELS)
+    assert w[P["dress"]] == 4 and w[P["shoes"]] == 2 and w.sum() == NUM_PARSE - 2 + 6
+    assert label_weights("", PARSE_LABELS).eq(1).all()
+    for bad, message in (("gown=2", "unknown label 'gown'"), ("dress=x", "not name=number"),
+                         ("dress=-1", "0 or more")):
+        with pytest.raises(TryOnError, match=message):
+            label_weights(bad, PARSE_LABELS)

@@ -226,7 +226,7 @@ class _Renderer:
         tryon = pipe.represent([f for _, f, _, _ in batch], [j.product.category for j, *_ in batch],
                                parse=np.stack([p for _, _, p, _ in batch]))
         result = pipe.render(tryon)
-        images = pipe.paste(tryon, result.image, result.warped_mask)[0]
+        images = pipe.paste_composites(tryon, pipe.compose(tryon, result))
         share = (time.perf_counter() - started) / len(batch)
         for (job, _, _, prepared), image in zip(batch, images):
             saving = time.perf_counter()

@@ -61,7 +61,7 @@ def render(pipe, framed: list, categories: list[str], method: str = "model") -> 
         batch = pipe.represent(framed, categories)
         if method == "model":
             result = pipe.render(batch)
-            return pipe.paste(batch, result.image, result.warped_mask)[0]
+            return pipe.paste_composites(batch, pipe.compose(batch, result))
         warped, warped_mask = pipe.warp_garment(batch)  # the baselines too: it decides where the paste goes
         if method == "grey":
             rendered = batch["agnostic"]

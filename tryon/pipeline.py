@@ -9,34 +9,42 @@ Steps (each a public method, so evaluation and benchmarks can run or replace one
 garment like the training garments; `represent` parses the crop and builds the cloth-agnostic person exactly as
 the training dataset does; `render` runs `warp_garment` and `generate`, which chain the models as training does
 (tryon.models.chain), on the crop and, with `mirror_average` (the default), on its mirror image too, and averages
-the two renders; `paste` puts the rendered crop back into the photo with a feathered mask over the old and the
-new garment (tryon.preprocess.person.paste_region), so every other pixel keeps its original value.
+the two renders; `compose` makes the try-on at the crop's own resolution in the photo (up to
+tryon.preprocess.framing.MAX_SCALE times the models' size): the warp's grid evaluated at that size samples the
+garment photo framed at its own resolution, and the generator's render and composition mask, upsampled, blend it
+in, the garment's own pixels wherever it lies whole; `paste` puts that crop back into the photo with a feathered
+mask over the old and the new garment (tryon.preprocess.person.paste_region), so every other pixel keeps its
+original value.
 """
 import copy
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from diffusers.utils import logging as diffusers_logging
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from tryon.data.dataset import to_tensor
 from tryon.data.labels import NUM_PARSE
 from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
+from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, save_image
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
-                                     agnostic_person, check_category, generator_input, paste_region)
+                                     agnostic_person, check_category, garment_interior, generator_input, paste_region)
 from tryon.preprocess.pose import PoseDetector
-from tryon.models.chain import batch_repr, load_pretrained, mirror_batch, warp_garment
+from tryon.models.chain import batch_repr, load_pretrained, mirror_batch
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +74,13 @@ class FramedPerson:
 
 @dataclass
 class FramedGarment:
-    """A garment photo framed like the training garments, reusable on any person (at model size)."""
+    """A garment photo framed like the training garments, reusable on any person: at model size for the models,
+    and at its own resolution (framing.garment_frame_size) for the try-on's pixels, framed alike."""
 
     cloth: np.ndarray  # [H, W, 3] uint8, the garment framed on white
     cloth_mask: np.ndarray  # [H, W] bool
+    full: np.ndarray  # [h, w, 3] uint8, the same frame at the garment's resolution, its colours run past its edge
+    full_mask: np.ndarray  # [h, w] bool
 
 
 @dataclass
@@ -82,17 +93,43 @@ class Framed:
     pose: np.ndarray  # [18, 3] joints in the crop's pixels
     cloth: np.ndarray  # [H, W, 3] uint8, the garment framed on white
     cloth_mask: np.ndarray  # [H, W] bool
+    full: np.ndarray  # [h, w, 3] uint8, the garment framed at its own resolution (see FramedGarment)
+    full_mask: np.ndarray  # [h, w] bool
 
 
 @dataclass
 class Render:
-    """The models' work on a batch, at model size: the try-on crops and the generator's composition mask (each the
-    mean of the two passes under mirror averaging), and the warped garment with its mask (the direct pass's)."""
+    """The models' work on a batch, at model size: the try-on crops, the generator's own render and its composition
+    mask (each the mean of the two passes under mirror averaging), and the direct pass's warp: the warped garment
+    with its mask, the TPS control points and the flow refiners' correction (None without refiners), from which
+    `compose` evaluates the warp at the photo's resolution (the mirrored pass's too, under mirror averaging)."""
 
     image: torch.Tensor  # [N, 3, H, W] in [-1, 1]
+    rendered: torch.Tensor  # [N, 3, H, W] in [-1, 1]
     composition_mask: torch.Tensor  # [N, 1, H, W] in [0, 1]
     warped: torch.Tensor  # [N, 3, H, W] in [-1, 1]
     warped_mask: torch.Tensor  # [N, 1, H, W] in [0, 1]
+    control_points: torch.Tensor  # [N, G, G, 2]
+    flow: torch.Tensor | None  # [N, 2, h, w]
+    mirrored: "Warped | None" = None  # the mirrored pass's warp (in mirrored coordinates), under mirror averaging
+
+
+class Warped(NamedTuple):
+    """The garment warped at model size (RGB [N,3,H,W] in [-1,1], mask [N,1,H,W]), the warp's TPS control points
+    [N,G,G,2] and its flow refiners' correction ([N,2,h,w], None without refiners)."""
+
+    image: torch.Tensor
+    mask: torch.Tensor
+    control_points: torch.Tensor
+    flow: torch.Tensor | None
+
+
+@dataclass
+class Composite:
+    """A try-on crop at its size in the photo ([h, w, 3] uint8) and where it replaces the photo ([h, w] in [0, 1])."""
+
+    image: np.ndarray
+    paste_mask: np.ndarray
 
 
 @dataclass
@@ -146,6 +183,31 @@ def draw_pose(image: Image.Image, pose: np.ndarray) -> Image.Image:
 def _image(t: torch.Tensor) -> np.ndarray:
     """[3, H, W] in [-1, 1] -> [H, W, 3] uint8."""
     return ((t.float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def _smooth(flow: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The flow refiners' correction [1, 2, h, w] low-passed by a Gaussian of `sigma` of its pixels (edges
+    repeated): its folds, which shred prints and lettering when the garment is sampled at the photo's resolution,
+    smoothed out; the bends that place the garment kept."""
+    if sigma <= 0:
+        return flow
+    return torch.from_numpy(ndimage.gaussian_filter(flow.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest"))
+
+
+def _shrink(garment: torch.Tensor, grid: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """The garment frame [1, C, h, w] resized (antialiased) by the warp's median scale where the garment lands
+    (`where`, a bool array at the models' size): when `grid` [1, H, W, 2] reads s > 1 frame pixels per try-on
+    pixel, the frame is shrunk by s first, since bilinear sampling at that step would alias fine stripes."""
+    h, w = garment.shape[-2:]
+    dx = grid[0, :, 1:] - grid[0, :, :-1]
+    dy = grid[0, 1:] - grid[0, :-1]
+    det = (dx[:-1, :, 0] * dy[:, :-1, 1] - dx[:-1, :, 1] * dy[:, :-1, 0]).abs() * (w / 2) * (h / 2)
+    on = F.interpolate(torch.from_numpy(where)[None, None].float(), size=det.shape, mode="nearest")[0, 0] > 0
+    scale = det[on].median().sqrt().item() if on.any() else 1.0
+    if scale <= 1.05:
+        return garment
+    size = (max(1, round(h / scale)), max(1, round(w / scale)))
+    return F.interpolate(garment, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
 def _as_list(x) -> list:
@@ -228,19 +290,23 @@ class TryOnPipeline(DiffusionPipeline):
                             pose=framing.pose_in_box(pose, box, height, width))
 
     def frame_garment(self, garment, size: tuple[int, int] | None = None) -> FramedGarment:
-        """The garment half of `frame`: load the garment photo and frame it like the training garments.
-        Raises TryOnError("garment image: ...")."""
+        """The garment half of `frame`: load the garment photo and frame it like the training garments, at model
+        size and at its own resolution (up to framing.MAX_SCALE times the model size). Raises
+        TryOnError("garment image: ...")."""
         height, width = size or self.size
         try:
             cloth_image = load_image(garment, keep_alpha=True)
-            cloth_image.thumbnail((2 * width, 2 * height), Image.BICUBIC, reducing_gap=3.0)  # ample for the frame
+            cloth_image.thumbnail((framing.MAX_SCALE * width, framing.MAX_SCALE * height), Image.BICUBIC,
+                                  reducing_gap=3.0)  # the most a try-on renders
             mask = garment_mask(cloth_image)
         except TryOnError as e:
             raise TryOnError(f"garment image: {e}") from None
         if cloth_image.getextrema()[3][0] < 255:  # see-through somewhere: lay it on white
             cloth_image = Image.alpha_composite(Image.new("RGBA", cloth_image.size, (255, 255, 255, 255)), cloth_image)
         cloth, cloth_mask = framing.frame_garment(cloth_image, mask, height, width)
-        return FramedGarment(cloth=cloth, cloth_mask=cloth_mask)
+        full, full_mask = framing.frame_garment(cloth_image, mask, *framing.garment_frame_size(mask, height, width),
+                                                extend=True)
+        return FramedGarment(cloth=cloth, cloth_mask=cloth_mask, full=full, full_mask=full_mask)
 
     @torch.inference_mode()
     def parse(self, person: torch.Tensor) -> np.ndarray:
@@ -276,10 +342,18 @@ class TryOnPipeline(DiffusionPipeline):
         return batch
 
     @torch.inference_mode()
+    def warp_parts(self, batch: dict) -> Warped:
+        """The garment warped onto each person at model size, as tryon.models.chain.warp_garment warps it in
+        training, with the warp's control points and flow (from which `compose` evaluates it at the photo's size)."""
+        person, cloth = batch["repr"], torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
+        points = self.warp.control_points(person, cloth)
+        flow = self.warp.flow(person, cloth, points) if self.warp.refiner is not None else None
+        grid = self.warp.sampling_grid(points, flow, *person.shape[-2:])
+        return Warped(warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow)
+
     def warp_garment(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """The garment warped onto each person: (RGB [N,3,H,W] in [-1,1], mask [N,1,H,W])."""
-        warped, warped_mask, _ = warp_garment(self.warp, batch, batch["repr"])
-        return warped, warped_mask
+        return self.warp_parts(batch)[:2]
 
     @torch.inference_mode()
     def generate(self, batch: dict, warped: torch.Tensor, warped_mask: torch.Tensor):
@@ -288,22 +362,91 @@ class TryOnPipeline(DiffusionPipeline):
 
     @torch.inference_mode()
     def render(self, batch: dict, mirror_average: bool | None = None) -> Render:
-        """`warp_garment` then `generate`; under mirror averaging (`mirror_average`, None: the pipeline's setting),
-        on the mirrored batch too, the two try-ons and composition masks averaged. The warped garment and its mask
-        are the direct pass's (the paste reads them)."""
-        warped, warped_mask = self.warp_garment(batch)
-        result = self.generate(batch, warped, warped_mask)
-        image, mask = result.image, result.mask
+        """`warp_parts` then `generate`; under mirror averaging (`mirror_average`, None: the pipeline's setting),
+        on the mirrored batch too, the two try-ons, renders and composition masks averaged. The warp is the direct
+        pass's (`compose` and the paste read it)."""
+        warped, other_warp = self.warp_parts(batch), None
+        image, rendered, mask = self.generate(batch, warped.image, warped.mask)
         if self.mirror_average if mirror_average is None else mirror_average:
             mirrored = mirror_batch(batch)
-            other = self.generate(mirrored, *self.warp_garment(mirrored))
-            image, mask = (image + other.image.flip(-1)) / 2, (mask + other.mask.flip(-1)) / 2
-        return Render(image=image, composition_mask=mask, warped=warped, warped_mask=warped_mask)
+            other_warp = self.warp_parts(mirrored)
+            other = self.generate(mirrored, other_warp.image, other_warp.mask)
+            image, rendered, mask = ((a + b.flip(-1)) / 2 for a, b in zip((image, rendered, mask), other))
+        return Render(image=image, rendered=rendered, composition_mask=mask, warped=warped.image,
+                      warped_mask=warped.mask, control_points=warped.control_points, flow=warped.flow,
+                      mirrored=other_warp)
+
+    @torch.inference_mode()
+    def compose(self, batch: dict, result: Render) -> list[Composite]:
+        """The try-on of each person crop at its own size in the photo (framing.render_size), with its paste mask.
+
+        The warp's grid, evaluated at that size (`warp_full`), samples the garment's full-resolution frame; under
+        mirror averaging the mirrored pass's warp does too and the two warped garments are averaged, as the
+        model-size try-ons are (sharp where the passes agree). The generator's render and composition mask,
+        upsampled, blend the garment in. The mask is raised towards 1 where the warped garment lies whole
+        (tryon.preprocess.person.garment_interior) and the two passes lay the same pixels there (within AGREE
+        levels; one pass alone is trusted), so the garment's own pixels show, and it is multiplied by the warped
+        garment's own mask, so nothing past its edge comes from the garment frame. The paste mask is the old
+        garment's region (as `paste` makes it, at model size, upsampled) and the new garment's own silhouette at
+        this size, within the agnostic region: the photo keeps its pixels up to the new garment's edge wherever the
+        old garment was not, with no band of the generator's blur around it.
+        """
+        out = []
+        grow = max(1, self.size[0] // 128)
+        for i, f in enumerate(batch["framed"]):
+            size = framing.render_size(f.box, self.size)
+            up = lambda t, mode: F.interpolate(t.float(), size=size, mode=mode, align_corners=False)
+            lands = (result.warped_mask[i, 0] > 0.5).cpu().numpy()
+            warped, warped_mask = self.warp_full(f, result.control_points[i:i + 1],
+                                                 None if result.flow is None else result.flow[i:i + 1], size, lands)
+            parse = batch["parse"][i].cpu().numpy()
+            interior = ndimage.gaussian_filter(garment_interior(parse, lands, grow).astype(np.float32), grow / 2)
+            interior = up(torch.from_numpy(interior)[None, None], "bilinear")
+            if result.mirrored is not None:
+                other = result.mirrored
+                other_warp, other_mask = self.warp_full(f, other.control_points[i:i + 1],
+                                                        None if other.flow is None else other.flow[i:i + 1], size,
+                                                        (other.mask[i, 0] > 0.5).cpu().numpy(), mirrored=True)
+                gap = ndimage.gaussian_filter((warped - other_warp).abs().mean(1).numpy() * 127.5,
+                                              (0, 1.5 * size[0] / self.size[0], 1.5 * size[1] / self.size[1]))
+                interior = interior * torch.from_numpy(np.clip(1 - gap / AGREE, 0, 1))[None]
+                warped, warped_mask = (warped + other_warp) / 2, (warped_mask + other_mask) / 2
+            alpha = torch.maximum(up(result.composition_mask[i:i + 1], "bilinear"), interior).clamp(0, 1) * warped_mask
+            image = _image((alpha * warped + (1 - alpha) * up(result.rendered[i:i + 1], "bicubic"))[0])
+            agnostic = (batch["agnostic_mask"][i, 0] > 0.5).cpu().numpy()
+            old = framing.soft_mask(paste_region(parse, agnostic, np.zeros_like(lands), batch["category"][i]), grow)
+            paste_mask = torch.maximum(up(torch.from_numpy(old)[None, None], "bilinear"),
+                                       warped_mask * up(torch.from_numpy(agnostic)[None, None], "bilinear"))
+            out.append(Composite(image=image, paste_mask=paste_mask[0, 0].clamp(0, 1).numpy()))
+        return out
+
+    def warp_full(self, framed: Framed, control_points: torch.Tensor, flow: torch.Tensor | None,
+                  size: tuple[int, int], lands: np.ndarray, mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """One garment's full-resolution frame warped at `size` (height, width) by the warp of `control_points`
+        [1,G,G,2] and `flow` [1,2,h,w] (the flow low-passed by FLOW_SIGMA: its folds shred prints at this size):
+        (RGB [1,3,H,W] in [-1,1], mask [1,1,H,W]). The TPS is evaluated on a lattice at most two pixels apart and
+        the flow upsampled bicubically; the frame is first shrunk (antialiased) by as much as the warp shrinks it
+        where the garment lands (`lands`, bool at model size), so stripes do not alias. With `mirrored`, the warp is
+        the mirrored pass's: it reads the mirrored frame, and the result is mirrored back."""
+        step = max(1, -(-size[0] // (2 * self.size[0])))
+        grid = self.warp.sampling_grid(control_points, None if flow is None else _smooth(flow, FLOW_SIGMA), *size,
+                                       flow_mode="bicubic", step=step)
+        garment = torch.cat([to_tensor(framed.full), torch.from_numpy(framed.full_mask)[None].float()])[None]
+        if mirrored:
+            garment = garment.flip(-1)
+        garment = _shrink(garment, grid, lands)
+        warped, warped_mask = warp(garment[:, :3], grid), warp(garment[:, 3:], grid, fill=0.0)
+        return (warped.flip(-1), warped_mask.flip(-1)) if mirrored else (warped, warped_mask)
+
+    def paste_composites(self, batch: dict, composites: list[Composite]) -> list[Image.Image]:
+        """Put `compose`'s try-ons back into the photos, each where its paste mask is on."""
+        return [framing.paste(f.photo, f.box, c.image, c.paste_mask) for f, c in zip(batch["framed"], composites)]
 
     def paste(self, batch: dict, images: torch.Tensor,
               warped_mask: torch.Tensor) -> tuple[list[Image.Image], list[np.ndarray]]:
-        """Put rendered crops ([N,3,H,W] in [-1,1]) back into the photos over the old and the new garment
-        (`warped_mask`, [N,1,H,W] from `warp_garment`): (try-ons, paste masks at model size)."""
+        """Put model-size crops ([N,3,H,W] in [-1,1]: a quick single-pass render, or the evaluation's baselines)
+        back into the photos over the old and the new garment (`warped_mask`, [N,1,H,W] from `warp_garment`):
+        (try-ons, paste masks at model size). The try-on itself goes through `compose` and `paste_composites`."""
         grow = max(1, self.size[0] // 128)
         out, alphas = [], []
         parts = zip(batch["framed"], images, batch["parse"], batch["agnostic_mask"], warped_mask, batch["category"])
@@ -339,7 +482,8 @@ class TryOnPipeline(DiffusionPipeline):
         framed = [self.frame(p, g) for p, g in zip(persons, garments)]
         batch = self.represent(framed, categories)
         result = self.render(batch, mirror_average)
-        images, alphas = self.paste(batch, result.image, result.warped_mask)
+        composites = self.compose(batch, result)
+        images = self.paste_composites(batch, composites)
         if not return_intermediates:
             return TryOnPipelineOutput(images=images)
         to_pil = lambda arrays: [Image.fromarray(a) for a in arrays]
@@ -354,7 +498,8 @@ class TryOnPipeline(DiffusionPipeline):
             warped_garment=to_pil(_image(w) for w in result.warped),
             composition_mask=to_pil((m[0].float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
                                     for m in result.composition_mask),
-            paste_mask=to_pil((a * 255 + 0.5).astype(np.uint8) for a in alphas),
+            paste_mask=[Image.fromarray((c.paste_mask * 255 + 0.5).astype(np.uint8)).resize(self.size[::-1], Image.BILINEAR)
+                        for c in composites],
         )
 
 

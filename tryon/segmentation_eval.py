@@ -152,14 +152,14 @@ def evaluate_garments(segmenter, viton_root, ccp_root=None, limit: int | None = 
     ccp_val = read_ccp(ccp_root, "val") if ccp_root else []
     ds = GarmentPhotoDataset(read_dataset(viton_root, "test", "paired"), ccp_val, augment=False, seed=seed,
                              backgrounds=Backgrounds(ccp_background_strips(ccp_val)))
-    scores = {"segmenter": [], "plain_background_rule": []}
+    scores = {"pipeline": [], "plain_background_rule": []}  # the pipeline: the rule on plain, the segmenter else
     for i in tqdm(range(len(ds) if limit is None else min(limit, len(ds))), desc="garment cut-out"):
         s = ds[i]
         truth = s["labels"].numpy().astype(bool)
         if not truth.any():
             continue
         image = Image.fromarray(((s["image"].numpy().transpose(1, 2, 0) + 1) * 127.5 + 0.5).astype(np.uint8))
-        for name, seg in (("segmenter", segmenter), ("plain_background_rule", None)):
+        for name, seg in (("pipeline", segmenter), ("plain_background_rule", None)):
             try:
                 mask = garment_mask(image, seg)
             except TryOnError:

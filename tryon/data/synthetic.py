@@ -277,6 +277,40 @@ def make_garment(rng, kind, size, plain=False):
     return Garment(kind, texture, mask, parts)
 
 
+def make_text_garment(rng, size, text):
+    """A T-shirt (flat, on an (H, W) canvas) carrying `text` in large bold letters across the chest and a logo under
+    it: the garments that show whether a try-on keeps lettering legible. Returns (Garment, text mask [H, W] bool:
+    the box around the lettering and the logo). The font is DejaVu Sans Bold from matplotlib's data (PIL's own font
+    without it)."""
+    from tryon.ads.text import default_font_path, load_font
+
+    height, width = size
+    u = rng.uniform
+    parts = _top_parts(rng, height, width, height * u(0.08, 0.12), height * u(0.86, 0.92),
+                       width * u(0.25, 0.29), width * u(0.24, 0.28))
+    base = _colour(rng, saturation=(0.0, 0.6), value=(0.1, 0.95))
+    ink = (255, 255, 255) if sum(base) < 3 * 110 else _colour(rng, saturation=(0.6, 0.9), value=(0.1, 0.3))
+    canvas = Image.new("RGB", (width, height), base)
+    draw = ImageDraw.Draw(canvas)
+    x0, y0, x1, y1 = _bounds({"body": parts["body"]})
+    box_w = 0.62 * (x1 - x0)
+    font = load_font(default_font_path(bold=True), max(8, int(height * 0.12)))
+    scale = box_w / max(1, draw.textlength(text, font=font))
+    font = load_font(default_font_path(bold=True), max(8, int(height * 0.12 * min(scale, 1.5))))
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    at = (width / 2 - (left + right) / 2, y0 + 0.3 * (y1 - y0) - (top + bottom) / 2)
+    draw.text(at, text, fill=ink, font=font)
+    texture = np.array(canvas)
+    radius = 0.07 * (x1 - x0)
+    logo_at = (width / 2, at[1] + bottom + 1.6 * radius)
+    _stamp_logo(texture, logo_at, radius, ink, star=rng.random() < 0.5)
+    mask = _shape(size, lambda d: [d.polygon(_points(polygon), fill=255) for polygon, _ in parts.values()])
+    text_mask = np.zeros(size, bool)
+    ty0, ty1 = int(at[1] + top), int(logo_at[1] + radius) + 1
+    text_mask[max(ty0, 0):ty1, int(at[0] + left):int(at[0] + right) + 1] = True
+    return Garment("tshirt", texture, mask, parts), text_mask & mask
+
+
 # ---------------------------------------------------------------- the person
 
 

@@ -20,6 +20,7 @@ TORSO_HEIGHT = 0.469  # neck to mid-hip, as a fraction of the frame height
 TORSO_CENTRE = (0.497, 0.559)  # the torso's midpoint, as fractions of the frame's width and height
 GARMENT_FIT = (0.95, 0.96)  # the box (fractions of width and height) a garment is fit into
 MIN_TORSO = 24  # pixels: a smaller person is too far away to render
+MAX_SCALE = 4  # the try-on is rendered at the person crop's size in the photo, up to this many times the models'
 
 
 def person_box(pose: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
@@ -62,17 +63,6 @@ def full_body_box(pose: np.ndarray, height: int, width: int) -> tuple[int, int, 
     return left, top, left + round(box_w), top + round(box_h)
 
 
-def crop(image: Image.Image, box, height: int, width: int) -> Image.Image:
-    """The `box` of an RGB photo (edge pixels repeated outside it), resized to `width` x `height`."""
-    left, top, right, bottom = box
-    W, H = image.size
-    inner = image.crop((max(left, 0), max(top, 0), min(right, W), min(bottom, H)))
-    pad = ((max(0, -top), max(0, bottom - H)), (max(0, -left), max(0, right - W)), (0, 0))
-    if any(p for side in pad for p in side):
-        inner = Image.fromarray(np.pad(np.asarray(inner), pad, mode="edge"))
-    return inner.resize((width, height), Image.BICUBIC, reducing_gap=3.0)
-
-
 def pose_in_box(pose: np.ndarray, box, height: int, width: int) -> np.ndarray:
     """Joints in photo pixels -> in the pixels of the box resized to `width` x `height` (missing joints stay zero)."""
     left, top, right, bottom = box
@@ -83,26 +73,56 @@ def pose_in_box(pose: np.ndarray, box, height: int, width: int) -> np.ndarray:
     return out
 
 
-def frame_garment(image: Image.Image, mask: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def frame_garment(image: Image.Image, mask: np.ndarray, height: int, width: int,
+                  extend: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """An RGB garment photo and its bool mask -> the garment centred and fit like the training garments, on white.
 
+    With `extend`, every pixel off the garment takes the colour of the nearest garment pixel instead of white, so
+    that resampling the frame (warping it at a photo's resolution) never blends the background into the garment's
+    edge: no light fringe where the try-on shows it (the mask says where the garment ends).
     Returns ([height, width, 3] uint8, [height, width] bool).
     """
     ys, xs = np.nonzero(mask)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     rgb = np.asarray(image.convert("RGB"))[y0:y1, x0:x1].copy()
     m = mask[y0:y1, x0:x1]
-    rgb[~m] = 255
+    if extend:
+        nearest = ndimage.distance_transform_edt(~m, return_distances=False, return_indices=True)
+        rgb = rgb[nearest[0], nearest[1]]
+    else:
+        rgb[~m] = 255
     scale = min(GARMENT_FIT[0] * width / (x1 - x0), GARMENT_FIT[1] * height / (y1 - y0))
     w, h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
     rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BICUBIC, reducing_gap=3.0))
     m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((w, h), Image.BILINEAR, reducing_gap=3.0)) > 127
     left, top = (width - w) // 2, (height - h) // 2
-    out = np.full((height, width, 3), 255, np.uint8)
     out_mask = np.zeros((height, width), bool)
-    out[top:top + h, left:left + w] = np.where(m[..., None], rgb, 255)
     out_mask[top:top + h, left:left + w] = m
+    if extend:
+        return np.pad(rgb, ((top, height - top - h), (left, width - left - w), (0, 0)), mode="edge"), out_mask
+    out = np.full((height, width, 3), 255, np.uint8)
+    out[top:top + h, left:left + w] = np.where(m[..., None], rgb, 255)
     return out, out_mask
+
+
+def garment_frame_size(mask: np.ndarray, height: int, width: int, max_scale: int = MAX_SCALE) -> tuple[int, int]:
+    """The frame (height, width), of the models' aspect, in which the garment of `mask` keeps its own pixel size
+    (no upsampling), between the models' size and `max_scale` times it: the garment's full-resolution frame."""
+    ys, xs = np.nonzero(mask)
+    own = max((ys.max() + 1 - ys.min()) / GARMENT_FIT[1], (xs.max() + 1 - xs.min()) / GARMENT_FIT[0] * height / width)
+    frame_h = int(np.clip(np.ceil(own), height, max_scale * height))
+    return frame_h, round(frame_h * width / height)
+
+
+def render_size(box, size: tuple[int, int], max_scale: int = MAX_SCALE) -> tuple[int, int]:
+    """The (height, width) a person crop is rendered at: the `box`'s own size in the photo, at most `max_scale`
+    times the models' `size` (height, width) in height (the aspect kept): larger photos are rendered at that and
+    resized when pasted."""
+    left, top, right, bottom = box
+    h, w = bottom - top, right - left
+    if h > max_scale * size[0]:
+        h, w = max_scale * size[0], max(1, round(w * max_scale * size[0] / h))
+    return h, w
 
 
 def soft_mask(mask: np.ndarray, grow: int) -> np.ndarray:
@@ -112,19 +132,28 @@ def soft_mask(mask: np.ndarray, grow: int) -> np.ndarray:
 
 
 def paste(photo: Image.Image, box, image: np.ndarray, alpha: np.ndarray) -> Image.Image:
-    """Blend `image` ([h, w, 3] uint8, the box at model size) into `photo` where `alpha` ([h, w] in [0, 1]) is on.
+    """Blend `image` ([h, w, 3] uint8, the box at any size) into `photo` where `alpha` ([h', w'] in [0, 1], the
+    box at any size) is on.
 
-    Both are resized to the box; outside it, and wherever alpha is 0, the photo keeps its pixels exactly.
+    Both are resized to the box (an image at the box's own size is taken as it is); outside it, and wherever alpha
+    is 0, the photo keeps its pixels exactly.
     """
     left, top, right, bottom = box
     W, H = photo.size
-    h, w = alpha.shape
     inner = (max(left, 0), max(top, 0), min(right, W), min(bottom, H))
     size = (inner[2] - inner[0], inner[3] - inner[1])
-    sx, sy = w / (right - left), h / (bottom - top)  # photo pixels -> model pixels
-    src = ((inner[0] - left) * sx, (inner[1] - top) * sy, (inner[2] - left) * sx, (inner[3] - top) * sy)
-    rendered = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC, box=src), dtype=np.float32)
-    a = np.asarray(Image.fromarray(alpha.astype(np.float32), "F").resize(size, Image.BILINEAR, box=src))[..., None]
+
+    def source(shape):  # the part of the box inside the photo, in the pixels of an array of `shape`
+        sx, sy = shape[1] / (right - left), shape[0] / (bottom - top)
+        return (inner[0] - left) * sx, (inner[1] - top) * sy, (inner[2] - left) * sx, (inner[3] - top) * sy
+
+    if image.shape[:2] == (bottom - top, right - left):
+        rendered = image[inner[1] - top:inner[3] - top, inner[0] - left:inner[2] - left].astype(np.float32)
+    else:
+        rendered = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC, box=source(image.shape)),
+                              dtype=np.float32)
+    a = np.asarray(Image.fromarray(alpha.astype(np.float32), "F").resize(size, Image.BILINEAR,
+                                                                         box=source(alpha.shape)))[..., None]
     out = np.array(photo)
     region = out[inner[1]:inner[3], inner[0]:inner[2]].astype(np.float32)
     blended = region * (1 - a) + rendered * a

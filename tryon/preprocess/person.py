@@ -7,6 +7,7 @@
 - the agnostic person: the photo with that region painted neutral grey;
 - the paste region: the part of the agnostic region the try-on really changes (the old garment and where the
   warped new garment lands), so the shopper's own arms, neck and hands stay theirs wherever no garment covers them;
+- the garment interior: where the warped garment lies whole, and the try-on shows its own pixels;
 - `person_repr` / `generator_input`: the stacked tensors the warp and generator take.
 """
 import numpy as np
@@ -14,13 +15,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from tryon.data.labels import CATEGORIES, GARMENT_LABELS, J, KEEP_LABELS, NUM_JOINTS, NUM_PARSE, SKIN_LABELS
+from tryon.data.labels import CATEGORIES, GARMENT_LABELS, KEEP_LABELS, NUM_JOINTS, NUM_PARSE, SKIN_LABELS, J, P
 from tryon.errors import TryOnError
 
 PERSON_REPR_CHANNELS = 3 + 1 + NUM_PARSE + NUM_JOINTS  # agnostic RGB, agnostic mask, agnostic parse, pose
 CLOTH_CHANNELS = 4  # garment RGB + mask
 GENERATOR_CHANNELS = PERSON_REPR_CHANNELS + CLOTH_CHANNELS  # + warped garment RGB + warped mask
 AGNOSTIC_GREY = 128  # the uint8 value the erased region is painted
+IN_FRONT_LABELS = (P["left_arm"], P["right_arm"], P["face"], P["hair"])  # may lie over a garment
 
 
 def check_category(category: str) -> str:
@@ -111,6 +113,14 @@ def paste_region(parse: np.ndarray, agnostic: np.ndarray, warped_mask: np.ndarra
     check_category(category)
     garments = np.isin(parse, GARMENT_LABELS[category]) | warped_mask
     return _dilate(garments, max(1, parse.shape[0] // 128)) & agnostic
+
+
+def garment_interior(parse: np.ndarray, warped_mask: np.ndarray, inset: int) -> np.ndarray:
+    """Bool [H, W]: where the warped new garment lies whole, so the try-on shows its own pixels there: the warped
+    mask `inset` pixels in from its edge (the generator blends the edge), off the arms, face and hair the parse
+    `parse` finds (an arm or long hair in front of the garment stays in front)."""
+    inner = ~_dilate(~warped_mask, inset)
+    return inner & ~_dilate(np.isin(parse, IN_FRONT_LABELS), 1)
 
 
 def agnostic_person(person: np.ndarray, mask: np.ndarray) -> np.ndarray:

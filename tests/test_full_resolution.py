@@ -1,0 +1,117 @@
+"""The try-on at the photo's resolution (TryOnPipeline.compose) and its seam, on tiny untrained models: the warp of an
+untrained GeometricMatcher is the identity, so the garment's frame lies over the person crop as it is."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import ndimage
+
+from tryon.data.labels import PARSE_LUTS
+from tryon.models.generator import GeneratorOutput
+from tryon.pipeline import TryOnPipeline
+from tryon.preprocess import framing
+
+
+def _garment_photo(pattern, background=(255, 255, 255), size=(1024, 768)) -> Image.Image:
+    """A T-shirt-like block (body and sleeves) filled with `pattern(h, w) -> [h, w, 3]` on a plain background."""
+    h, w = size
+    photo = np.empty((h, w, 3), np.uint8)
+    photo[:] = background
+    inside = np.zeros((h, w), bool)
+    inside[int(0.12 * h):int(0.9 * h), int(0.25 * w):int(0.75 * w)] = True  # body
+    inside[int(0.12 * h):int(0.3 * h), int(0.1 * w):int(0.9 * w)] = True  # sleeves
+    photo[inside] = pattern(h, w)[inside]
+    return Image.fromarray(photo)
+
+
+def _checkerboard(cell):
+    def pattern(h, w):
+        yy, xx = np.mgrid[0:h, 0:w]
+        on = ((yy // cell + xx // cell) % 2).astype(bool)
+        return np.where(on[..., None], np.uint8([30, 30, 120]), np.uint8([220, 90, 60]))
+    return pattern
+
+
+def _drawn(pipe, monkeypatch, background=None, scale=1.0):
+    """A synthetic person photo (1024x768 times `scale`; its background one colour if given) and `pipe` made to
+    parse it as it was drawn (an untrained parser's labels are noise)."""
+    from tryon.data.synthetic import make_sample
+
+    sample = make_sample(np.random.default_rng(3), (1024, 768))
+    photo = sample.person.copy()
+    if background is not None:
+        photo[sample.parse == 0] = background
+    size = (round(768 * scale), round(1024 * scale))
+    photo = Image.fromarray(photo).resize(size, Image.BICUBIC)
+    labels = np.asarray(Image.fromarray(PARSE_LUTS["lip"][sample.parse]).resize(size, Image.NEAREST))
+    left, top, right, bottom = pipe.frame_person(photo).box
+    pad = ((max(0, -top), max(0, bottom - size[1])), (max(0, -left), max(0, right - size[0])))
+    labels = np.pad(labels, pad, mode="edge")[top + pad[0][0]:bottom + pad[0][0], left + pad[1][0]:right + pad[1][0]]
+    parse = np.asarray(Image.fromarray(labels).resize(pipe.size[::-1], Image.NEAREST))
+    monkeypatch.setattr(pipe, "parse", lambda person, person_mask=None: parse[None])
+    return photo, sample
+
+
+def _high_frequency(rgb: np.ndarray, region: np.ndarray) -> float:
+    """Mean |luminance - its sigma-1.5 blur| over `region`: what a blur takes away."""
+    y = rgb.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    return float(np.abs(y - ndimage.gaussian_filter(y, 1.5))[region].mean())
+
+
+def _in_photo(pipe, framed, mask: torch.Tensor, erode: int) -> np.ndarray:
+    """A model-size bool mask, eroded, at the photo's size where the crop box lies (False outside it)."""
+    m = ndimage.binary_erosion(mask.cpu().numpy(), iterations=erode)
+    left, top, right, bottom = framed.box
+    big = np.asarray(Image.fromarray(m).resize((right - left, bottom - top), Image.NEAREST))
+    W, H = framed.photo.size
+    out = np.zeros((H, W), bool)
+    out[max(top, 0):min(bottom, H), max(left, 0):min(right, W)] = big[max(0, -top):min(bottom, H) - top,
+                                                                        max(0, -left):min(right, W) - left]
+    return out
+
+
+def test_a_fine_checkerboard_keeps_its_detail_at_four_times_the_model_size(tiny_pipeline_dir, monkeypatch):
+    """At the photo's resolution the garment's own pixels show; the model-size render pasted back (the path before
+    compose) has lost the pattern."""
+    pipe = TryOnPipeline.from_pretrained(tiny_pipeline_dir)
+    photo, _ = _drawn(pipe, monkeypatch, scale=1.7)  # the person crop about 4x the model size
+    framed = pipe.frame(photo, _garment_photo(_checkerboard(3)))
+    assert framing.render_size(framed.box, pipe.size)[0] >= 3.5 * pipe.size[0]
+    batch = pipe.represent([framed], ["upper"])
+    result = pipe.render(batch)
+    full = np.asarray(pipe.paste_composites(batch, pipe.compose(batch, result))[0])
+    model_size = np.asarray(pipe.paste(batch, result.image, result.warped_mask)[0][0])
+    inside = (result.warped_mask[0, 0] > 0.5) & (batch["agnostic_mask"][0, 0] > 0.5)
+    region = _in_photo(pipe, framed, inside, erode=4)
+    own = _high_frequency(framed.full, ndimage.binary_erosion(framed.full_mask, iterations=8))
+    assert region.sum() > 10_000
+    assert _high_frequency(full, region) > 0.5 * own
+    assert _high_frequency(model_size, region) < 0.2 * own
+
+
+@pytest.mark.parametrize("background", [(255, 255, 255), (0, 0, 0)], ids=["white", "black"])
+def test_no_fringe_where_the_new_garment_meets_the_background(tiny_pipeline_dir, monkeypatch, background):
+    """A mid-tone garment (cut out of a white product photo) on a person against a white or a black background,
+    with a generator that copies the warped garment and renders the background colour elsewhere: along the new
+    garment's edge every pixel lies between the garment's and the background's luminance. Matting the garment on
+    white before resampling it (a light band on black) or resampling the render with overshoot would not."""
+    pipe = TryOnPipeline.from_pretrained(tiny_pipeline_dir)
+    photo, sample = _drawn(pipe, monkeypatch, background)
+    colour = np.uint8([150, 40, 40])
+    garment = _garment_photo(lambda h, w: np.broadcast_to(colour, (h, w, 3)))
+    fill = torch.tensor(background, dtype=torch.float32).view(1, 3, 1, 1) / 127.5 - 1
+
+    def flat(batch, warped, warped_mask):  # composition mask 1, its own render the background's colour
+        return GeneratorOutput(warped, fill.expand_as(warped).clone(), torch.ones_like(warped_mask))
+
+    monkeypatch.setattr(pipe, "generate", flat)
+    out = np.asarray(pipe(photo, garment, mirror_average=False).images[0]).astype(np.float32)
+    luma = np.float32([0.299, 0.587, 0.114])
+    y = out @ luma
+    lo, hi = sorted([float(colour @ luma), float(np.float32(background) @ luma)])
+    changed = np.abs(out - np.asarray(photo)).max(-1) > 0
+    on_background = changed & ndimage.binary_erosion(sample.parse == 0, iterations=6)  # the new garment, its edge
+    edge = on_background & ~ndimage.binary_erosion(changed, iterations=4)
+    assert edge.sum() > 200
+    outside = y[on_background][(y[on_background] < lo - 6) | (y[on_background] > hi + 6)]
+    assert outside.size <= 0.01 * edge.sum(), f"{outside.size} pixels outside [{lo}, {hi}] ({edge.sum()} at the edge)"
