@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Assemble the default pipeline from three trained model folders and save it with float16 weights.
+"""Assemble the default pipeline from trained model folders and save it with float16 weights.
 
-    export_weights.py --parser runs/viton_parser/best --warp runs/viton_warp/best \
-                      --generator runs/viton_generator/best [--out weights]
+    export_weights.py --parser runs/street_parser/best --warp runs/viton_warp/best \
+                      --generator runs/viton_generator/best [--garment-segmenter runs/garment_segmenter/best] \
+                      [--out weights]
 """
 import argparse
 import logging
@@ -16,8 +17,11 @@ if __name__ == "__main__":
     p.add_argument("--parser", required=True, help="trained parser folder (or a pipeline folder holding one)")
     p.add_argument("--warp", required=True, help="trained warp folder (or a pipeline folder holding one)")
     p.add_argument("--generator", required=True, help="trained generator folder (or a pipeline folder holding one)")
+    p.add_argument("--garment-segmenter", help="trained garment segmenter folder (or a pipeline folder holding one); "
+                                               "without one, garments are cut out of plain backgrounds only")
     p.add_argument("--out", default=str(DEFAULT_WEIGHTS), help="pipeline folder to write (default: weights/)")
     p.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    print(export_weights(a.parser, a.warp, a.generator, a.out, dtype=getattr(torch, a.dtype)))
+    print(export_weights(a.parser, a.warp, a.generator, a.out, dtype=getattr(torch, a.dtype),
+                         garment_segmenter=a.garment_segmenter))

@@ -177,7 +177,7 @@ class _Renderer:
         self.pipe, self.out, self.size, self.settings, self.manifest, self.rank, self.bar = (
             pipe, out, size, settings, manifest, rank, bar)
         self.save_options = {} if fmt == "png" else {"quality": quality}
-        self.model = (None, None)  # (path, (FramedPerson, parse) or the TryOnError): jobs come sorted by model
+        self.persons = {}  # (path, head to hips?) -> (FramedPerson, parse) or the TryOnError, of the current photo
         self.garments = {}  # path -> FramedGarment or the TryOnError (small: model size)
 
     def run(self, jobs: list[Job], batch_size: int):
@@ -185,7 +185,7 @@ class _Renderer:
         for job in jobs:
             started = time.perf_counter()
             try:
-                person, parse = self._person(job.model)
+                person, parse = self._person(job.model, job.product.category)
                 garment = self._garment(job.product.image)
             except TryOnError as e:
                 self._record(job, time.perf_counter() - started, error=str(e))
@@ -197,17 +197,20 @@ class _Renderer:
         if batch:
             self._render(batch)
 
-    def _person(self, path: Path):
-        if self.model[0] != path:
+    def _person(self, path: Path, category: str):
+        key = (path, category == "upper")  # a top frames the photo head to hips, a bottom or a dress head to feet
+        if key not in self.persons:
+            self.persons = {k: v for k, v in self.persons.items() if k[0] == path}  # jobs come sorted by model
             try:
-                person = self.pipe.frame_person(path)
-                self.model = (path, (person, self.pipe.parse(to_tensor(person.person)[None])[0]))
+                person = self.pipe.frame_person(path, category=category)
+                parse = self.pipe.parse(to_tensor(person.person)[None], person.person_mask[None])[0]
+                self.persons[key] = (person, parse)
             except TryOnError as e:
                 log.warning("%s: every job with this photo fails: %s", path, e)
-                self.model = (path, e)
-        if isinstance(self.model[1], TryOnError):
-            raise self.model[1]
-        return self.model[1]
+                self.persons[key] = e
+        if isinstance(self.persons[key], TryOnError):
+            raise self.persons[key]
+        return self.persons[key]
 
     def _garment(self, path: Path):
         if path not in self.garments:

@@ -206,7 +206,7 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
         for index in range(start, min(start + batch_size, len(pairs))):
             pair = pairs[index]
             try:
-                framed.append(pipe.frame(pair.person, pair.cloth))
+                framed.append(pipe.frame(pair.person, pair.cloth, category=pair.category))
                 chunk.append(index)
             except TryOnError as e:
                 reason = str(e).replace(f"{pair.person}: ", "").replace(f"{pair.cloth}: ", "")
@@ -249,7 +249,7 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
     rows = []
     for _, case in shown:  # re-rendered: the pipeline is deterministic, so nothing had to be kept in memory
         pair = pairs[case["index"]]
-        f = pipe.frame(pair.person, pair.cloth)
+        f = pipe.frame(pair.person, pair.cloth, category=pair.category)
         rows.append([f.photo, load_image(pair.cloth), render(pipe, [f], [pair.category], method)[0]])
 
     out = Path(out_dir)

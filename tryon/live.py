@@ -71,7 +71,7 @@ class LiveTryOn:
             return LiveFrame(frame, NO_GARMENT, False)
         try:
             name, framed_garment = self._framed_garment(garment)
-            person = self.pipe.frame_person(frame)
+            person = self.pipe.frame_person(frame, category=category)
         except TryOnError as e:
             self._key = None
             return LiveFrame(frame, str(e), False)

@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from tryon.data.dataset import to_tensor
-from tryon.data.labels import NUM_PARSE
+from tryon.data.labels import NUM_PARSE, PARSE_COLOURS
 from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
@@ -41,6 +41,7 @@ from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, save_image
+from tryon.preprocess.parse import crop_person_mask, keep_on_person
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
                                      agnostic_person, check_category, garment_interior, generator_input, paste_region)
 from tryon.preprocess.pose import PoseDetector
@@ -53,11 +54,8 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 SAVED_AS_IS = ("agnostic", "garment", "warped_garment", "composition_mask", "paste_mask")
 INTERMEDIATE_FILES = ("person.png", "pose.png", "parse.png", *(f"{name}.png" for name in SAVED_AS_IS), "pose.json",
                       "crop_box.json")
-# One colour per body-parse label (tryon.data.labels.PARSE_LABELS), for looking at parse maps.
-PARSE_COLOURS = np.array([
-    (0, 0, 0), (128, 64, 0), (255, 204, 153), (255, 128, 128), (220, 40, 40), (40, 60, 200), (160, 40, 160),
-    (40, 180, 40), (180, 220, 40), (40, 160, 160), (100, 200, 255), (90, 90, 90), (255, 220, 0),
-], dtype=np.uint8)
+FLOW_SIGMA = 2.0  # flow pixels (half the models' size): the smoothing of the flow the full-resolution garment reads
+AGREE = 12.0  # levels: where the two mirror passes' garments differ this much, the composition mask is left as it is
 LIMBS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
          (1, 0), (0, 14), (14, 16), (0, 15), (15, 17)]
 
@@ -70,6 +68,7 @@ class FramedPerson:
     box: tuple[int, int, int, int]  # the crop in photo pixels (may reach past its edges)
     person: np.ndarray  # [H, W, 3] uint8, the crop
     pose: np.ndarray  # [18, 3] joints in the crop's pixels
+    person_mask: np.ndarray  # [H, W] bool, where mediapipe sees the person in the crop (the parse stays inside)
 
 
 @dataclass
@@ -91,6 +90,7 @@ class Framed:
     box: tuple[int, int, int, int]  # the crop in photo pixels (may reach past its edges)
     person: np.ndarray  # [H, W, 3] uint8, the crop
     pose: np.ndarray  # [18, 3] joints in the crop's pixels
+    person_mask: np.ndarray  # [H, W] bool, where mediapipe sees the person in the crop
     cloth: np.ndarray  # [H, W, 3] uint8, the garment framed on white
     cloth_mask: np.ndarray  # [H, W] bool
     full: np.ndarray  # [h, w, 3] uint8, the garment framed at its own resolution (see FramedGarment)
@@ -225,9 +225,12 @@ class TryOnPipeline(DiffusionPipeline):
     and PSNR by about 0.3 dB, for about 45% more time end to end on a CPU; False renders in one pass.
     """
 
-    def __init__(self, parser: HumanParser, warp: GeometricMatcher, generator: TryOnGenerator):
+    _optional_components = ["garment_segmenter"]
+
+    def __init__(self, parser: HumanParser, warp: GeometricMatcher, generator: TryOnGenerator,
+                 garment_segmenter: HumanParser | None = None):
         super().__init__()
-        self.register_modules(parser=parser, warp=warp, generator=generator)
+        self.register_modules(parser=parser, warp=warp, generator=generator, garment_segmenter=garment_segmenter)
         self.pose_detector = PoseDetector()
         self.mirror_average = True
 
@@ -251,11 +254,14 @@ class TryOnPipeline(DiffusionPipeline):
             )
 
     @classmethod
-    def from_models(cls, parser, warp, generator) -> "TryOnPipeline":
-        """Assemble from three trained model folders (each a save_pretrained folder, e.g. runs/viton_warp/best)."""
+    def from_models(cls, parser, warp, generator, garment_segmenter=None) -> "TryOnPipeline":
+        """Assemble from trained model folders (each a save_pretrained folder, e.g. runs/viton_warp/best); without
+        a garment segmenter, garments are cut out of plain backgrounds only."""
+        segmenter = garment_segmenter and load_pretrained(HumanParser, garment_segmenter, "garment_segmenter").eval()
         return cls(parser=load_pretrained(HumanParser, parser, "parser").eval(),
                    warp=load_pretrained(GeometricMatcher, warp, "warp").eval(),
-                   generator=load_pretrained(TryOnGenerator, generator, "generator").eval())
+                   generator=load_pretrained(TryOnGenerator, generator, "generator").eval(),
+                   garment_segmenter=segmenter)
 
     def save_pretrained(self, save_directory, dtype: torch.dtype | None = None, **kwargs):
         """Write model_index.json and one folder per model (safetensors); with `dtype` (e.g. torch.float16), the
@@ -263,31 +269,34 @@ class TryOnPipeline(DiffusionPipeline):
         if dtype is None:
             return super().save_pretrained(save_directory, **kwargs)
         cast = {name: torch.nn.Module.to(copy.deepcopy(getattr(self, name)), dtype=dtype)
-                for name in ("parser", "warp", "generator")}
+                for name in ("parser", "warp", "generator", "garment_segmenter") if getattr(self, name) is not None}
         return type(self)(**cast).save_pretrained(save_directory, **kwargs)
 
     # the steps ------------------------------------------------------------------------------------------------
-    def frame(self, person, garment, size: tuple[int, int] | None = None) -> Framed:
+    def frame(self, person, garment, size: tuple[int, int] | None = None, category: str = "upper") -> Framed:
         """Load a person photo and a garment photo (paths, bytes or PIL) and frame both at the models' size (or at
-        `size`, (height, width), of the same aspect: datasets for training are written larger).
+        `size`, (height, width), of the same aspect: datasets for training are written larger); the person from the
+        head to the hips for a top, to the feet for a lower-body garment or a dress.
 
         Raises TryOnError, saying which of the two is wrong, for anything tryon.preprocess.image_io refuses, a
         photo without a person or without their torso, and a blank garment image.
         """
-        return Framed(**vars(self.frame_person(person, size)), **vars(self.frame_garment(garment, size)))
+        return Framed(**vars(self.frame_person(person, size, category)), **vars(self.frame_garment(garment, size)))
 
-    def frame_person(self, person, size: tuple[int, int] | None = None) -> FramedPerson:
-        """The person half of `frame`: load the photo, find the pose and crop the person (done once per photo when
-        one photo meets many garments). Raises TryOnError("person photo: ...")."""
+    def frame_person(self, person, size: tuple[int, int] | None = None, category: str = "upper") -> FramedPerson:
+        """The person half of `frame`: load the photo, find the pose and the person's mask, and crop the person as
+        a garment of `category` needs (done once per photo when one photo meets many garments). Raises
+        TryOnError("person photo: ...")."""
         height, width = size or self.size
         try:
             photo = load_image(person)
-            pose = self.pose_detector(photo)
-            box = framing.person_box(pose, height, width)
+            pose, mask = self.pose_detector.detect(photo)
+            box = framing.category_box(pose, category, height, width)
         except TryOnError as e:
             raise TryOnError(f"person photo: {e}") from None
         return FramedPerson(photo=photo, box=box, person=np.asarray(framing.crop(photo, box, height, width)),
-                            pose=framing.pose_in_box(pose, box, height, width))
+                            pose=framing.pose_in_box(pose, box, height, width),
+                            person_mask=crop_person_mask(mask, photo.size, box, height, width))
 
     def frame_garment(self, garment, size: tuple[int, int] | None = None) -> FramedGarment:
         """The garment half of `frame`: load the garment photo and frame it like the training garments, at model
@@ -298,7 +307,7 @@ class TryOnPipeline(DiffusionPipeline):
             cloth_image = load_image(garment, keep_alpha=True)
             cloth_image.thumbnail((framing.MAX_SCALE * width, framing.MAX_SCALE * height), Image.BICUBIC,
                                   reducing_gap=3.0)  # the most a try-on renders
-            mask = garment_mask(cloth_image)
+            mask = garment_mask(cloth_image, self.garment_segmenter)
         except TryOnError as e:
             raise TryOnError(f"garment image: {e}") from None
         if cloth_image.getextrema()[3][0] < 255:  # see-through somewhere: lay it on white
@@ -309,9 +318,13 @@ class TryOnPipeline(DiffusionPipeline):
         return FramedGarment(cloth=cloth, cloth_mask=cloth_mask, full=full, full_mask=full_mask)
 
     @torch.inference_mode()
-    def parse(self, person: torch.Tensor) -> np.ndarray:
-        """Person crops [N,3,H,W] in [-1,1] at the models' size -> body-parse labels [N,H,W] uint8."""
-        return self.parser(person.to(self.device, self.parser.dtype)).argmax(1).to(torch.uint8).cpu().numpy()
+    def parse(self, person: torch.Tensor, person_mask: np.ndarray | None = None) -> np.ndarray:
+        """Person crops [N,3,H,W] in [-1,1] at the models' size -> body-parse labels [N,H,W] uint8; with the crops'
+        person masks ([N,H,W] bool, FramedPerson.person_mask), background outside them (tryon.preprocess.parse)."""
+        labels = self.parser(person.to(self.device, self.parser.dtype)).argmax(1).to(torch.uint8).cpu().numpy()
+        if person_mask is None:
+            return labels
+        return np.stack([keep_on_person(lab, m) for lab, m in zip(labels, person_mask)])
 
     @torch.inference_mode()
     def represent(self, framed: list[Framed], categories: list[str], parse: np.ndarray | None = None) -> dict:
@@ -324,7 +337,7 @@ class TryOnPipeline(DiffusionPipeline):
         """
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
-        parse = self.parse(person) if parse is None else parse
+        parse = self.parse(person, np.stack([f.person_mask for f in framed])) if parse is None else parse
         masks = [agnostic_mask(p, f.pose, c) for p, f, c in zip(parse, framed, categories)]
         tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(device)
         batch = {
@@ -479,7 +492,7 @@ class TryOnPipeline(DiffusionPipeline):
             raise TryOnError(f"{len(categories)} categories for {len(persons)} photos: give one, or one per photo")
         for c in categories:
             check_category(c)
-        framed = [self.frame(p, g) for p, g in zip(persons, garments)]
+        framed = [self.frame(p, g, category=c) for p, g, c in zip(persons, garments, categories)]
         batch = self.represent(framed, categories)
         result = self.render(batch, mirror_average)
         composites = self.compose(batch, result)
@@ -538,9 +551,9 @@ def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.
     return pipe
 
 
-def export_weights(parser, warp, generator, out, dtype: torch.dtype = torch.float16) -> Path:
-    """Assemble a pipeline from three trained model folders and save it to `out` with weights in `dtype`."""
-    pipe = TryOnPipeline.from_models(parser, warp, generator)
+def export_weights(parser, warp, generator, out, dtype: torch.dtype = torch.float16, garment_segmenter=None) -> Path:
+    """Assemble a pipeline from trained model folders and save it to `out` with weights in `dtype`."""
+    pipe = TryOnPipeline.from_models(parser, warp, generator, garment_segmenter)
     pipe.save_pretrained(out, dtype=dtype)
     log.info("saved the pipeline (%s weights) to %s", dtype, out)
     return Path(out)

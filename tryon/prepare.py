@@ -58,10 +58,11 @@ def match_pairs(persons_dir: Path, garments_dir: Path, pairs_file=None) -> tuple
 
 
 def _write_sample(pipe, d: Path, name: str, person: Path, garment: Path, category: str, height: int, width: int):
-    f = pipe.frame(person, garment, size=(height, width))
+    f = pipe.frame(person, garment, size=(height, width), category=category)
     model_h, model_w = pipe.size
     small = Image.fromarray(f.person).resize((model_w, model_h), Image.BICUBIC, reducing_gap=3.0)  # as TryOnDataset
-    parse = pipe.parse(to_tensor(np.asarray(small))[None])[0]
+    on_person = np.asarray(Image.fromarray(f.person_mask).resize((model_w, model_h), Image.NEAREST))
+    parse = pipe.parse(to_tensor(np.asarray(small))[None], on_person[None])[0]
     parse = np.asarray(Image.fromarray(parse).resize((width, height), Image.NEAREST))
     mask = agnostic_mask(parse, f.pose, category)
     save_image(Image.fromarray(f.person), d / "image" / f"{name}.jpg", quality=JPEG_QUALITY)

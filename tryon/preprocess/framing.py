@@ -63,6 +63,23 @@ def full_body_box(pose: np.ndarray, height: int, width: int) -> tuple[int, int, 
     return left, top, left + round(box_w), top + round(box_h)
 
 
+def category_box(pose: np.ndarray, category: str, height: int, width: int) -> tuple[int, int, int, int]:
+    """The box for a garment of `category`: head to hips for a top, head to feet for a lower-body garment or a
+    dress (whose try-on needs the legs)."""
+    return person_box(pose, height, width) if category == "upper" else full_body_box(pose, height, width)
+
+
+def crop(image: Image.Image, box, height: int, width: int) -> Image.Image:
+    """The `box` of an RGB photo (edge pixels repeated outside it), resized to `width` x `height`."""
+    left, top, right, bottom = box
+    W, H = image.size
+    inner = image.crop((max(left, 0), max(top, 0), min(right, W), min(bottom, H)))
+    pad = ((max(0, -top), max(0, bottom - H)), (max(0, -left), max(0, right - W)), (0, 0))
+    if any(p for side in pad for p in side):
+        inner = Image.fromarray(np.pad(np.asarray(inner), pad, mode="edge"))
+    return inner.resize((width, height), Image.BICUBIC, reducing_gap=3.0)
+
+
 def pose_in_box(pose: np.ndarray, box, height: int, width: int) -> np.ndarray:
     """Joints in photo pixels -> in the pixels of the box resized to `width` x `height` (missing joints stay zero)."""
     left, top, right, bottom = box
