@@ -1,8 +1,8 @@
 """wild-dev: the try-on on real photos and lettered garments, rendered into contact sheets and measured.
 
 The set (built from the research datasets in place; nothing is copied):
-- persons: the CCP validation split (the 100 street photos whose number is divisible by 9, kept out of every
-  training set) and the first VITON test persons;
+- persons: the CCP validation split (tryon.data.ccp: the 100 street photos whose number is divisible by 9, kept
+  out of every training set) and the first VITON test persons;
 - garments: CC0 phone photos that today's garment cut-out separates from their floor or bed (CC0_GARMENTS, picked
   by eye; most of the 421 need the garment segmenter that is on its way), the most textured VITON test garments,
   and synthetic T-shirts with bold lettering and a logo at 1024x768 (tryon.data.synthetic.make_text_garment,
@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from tqdm import tqdm
 
+from tryon.data.ccp import read_ccp
 from tryon.data.dataset import to_tensor
 from tryon.data.labels import P
 from tryon.data.synthetic import make_text_garment
@@ -43,7 +44,6 @@ from tryon.preprocess.image_io import load_image, save_image
 log = logging.getLogger(__name__)
 
 MAX_SCALE = 4  # crops are measured at their size in the photo, at most this many times the models' size
-CCP_VAL_EVERY = 9  # CCP photos whose number is a multiple of this are the validation split (tryon.data.ccp's rule)
 VITON_PERSONS = 8
 VITON_GARMENTS = 10
 # CC0 upper garments (sku in catalog.csv) whose background today's cut-out removes whole: stripes, prints, lettering
@@ -86,8 +86,7 @@ def gradient_energy(rgb: np.ndarray, region: np.ndarray) -> float:
 def persons(ccp, viton) -> list[Item]:
     out = []
     if ccp and Path(ccp).is_dir():
-        out += [Item(f"ccp{p.stem}", "ccp", p) for p in sorted(Path(ccp, "photos").glob("*.jpg"))
-                if int(p.stem) % CCP_VAL_EVERY == 0]
+        out += [Item(f"ccp{p.name}", "ccp", p.photo) for p in read_ccp(ccp, "val")]
     if viton and Path(viton).is_dir():
         names = [line.split()[0] for line in Path(viton, "test_pairs.txt").read_text().splitlines() if line.strip()]
         out += [Item(f"viton{Path(n).stem}", "viton", Path(viton, "test", "image", n)) for n in names[:VITON_PERSONS]]
