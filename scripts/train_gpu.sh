@@ -2,8 +2,8 @@
 # Train the default weights on one GPU in one command of at most 9 minutes.
 # On the device: carry data_cache/gpu (scripts/gpu_prepare.sh makes it). Each stage fine-tunes weights/ (INIT=weights).
 # The warp first, alone (where the quality is lost: the placement of printed garments; see weights/README.md), with
-# its learning rate falling from step 1,000, then the generator behind the new warp. The parser is not the limit;
-# PARSER_T=140 trains it beside the warp.
+# its learning rate falling from step 1,000, then the generator behind the new warp. The parser and the garment
+# segmenter train on the CPU (they need CCP's street photos, which the pack does not hold; README "Train").
 # Whatever finished comes back (also when a stage fails) as 15 MB parts under $OUT; here: cat run.tar.part-* | tar x.
 # A CPU dry run of a few steps: SMOKE=1 PYTHON=.venv/bin/python DATA=/tmp/synthetic RUN=/tmp/run bash scripts/train_gpu.sh
 set -euo pipefail
@@ -23,12 +23,12 @@ OUT=${OUT:-$RUN/out}
 INIT=${INIT:-weights}
 mkdir -p "$RUN" "$OUT"
 if [ "${SMOKE:-0}" = 1 ]; then   # a CPU check of the whole script: a few steps of each stage
-  WARP_T=1 PARSER_T=${PARSER_T:-1} GEN_T=1 BS=2 WORKERS=0 MP=no VAL=2
+  WARP_T=1 GEN_T=1 BS=2 WORKERS=0 MP=no VAL=2
 else
-  WARP_T=220 PARSER_T=${PARSER_T:-0} GEN_T=220 BS=32 WORKERS=14 MP=bf16 VAL=200
+  WARP_T=220 GEN_T=220 BS=32 WORKERS=14 MP=bf16 VAL=200
 fi
 package() {  # the run's results, whatever finished, split into parts small enough to come back
-  (cd "$RUN" && tar cf - $(ls -d warp/best parser/best generator/best ./*/val.jsonl ./*.log 2>/dev/null)) \
+  (cd "$RUN" && tar cf - $(ls -d warp/best generator/best ./*/val.jsonl ./*.log 2>/dev/null)) \
     | split -b 15M - "$OUT/run.tar.part-" && ls -la "$OUT"
 }
 trap package EXIT
@@ -42,17 +42,9 @@ if [ "$WORKERS" -gt 4 ] && [ "${shm:-0}" -lt 4096 ]; then  # loader workers pass
 fi
 init=${INIT:+--init $INIT}
 common="--data $DATA --batch-size $BS --mixed-precision $MP $init --set num_workers=$WORKERS val_samples=$VAL log_every=50 sample_every=1000000"
-parser_pid=
-if [ "$PARSER_T" != 0 ]; then  # beside the warp, each with half the loader workers
-  $PY -m tryon.cli train parser --config tryon/training/configs/viton_parser.toml --output "$RUN/parser" --steps 100000 \
-    $common num_workers=$((WORKERS / 2)) val_every=500 checkpoint_every=100000 time_limit_s=$PARSER_T \
-    > "$RUN/parser.log" 2>&1 &
-  parser_pid=$!
-fi
 $PY -m tryon.cli train warp --config tryon/training/configs/viton_warp.toml --output "$RUN/warp" --steps 4000 \
-  $common ${parser_pid:+num_workers=$((WORKERS / 2))} lr=1e-4 lr_decay_from=1000 val_every=500 checkpoint_every=100000 \
+  $common lr=1e-4 lr_decay_from=1000 val_every=500 checkpoint_every=100000 \
   time_limit_s=$WARP_T > "$RUN/warp.log" 2>&1 || { tail -n 30 "$RUN/warp.log"; exit 1; }
-[ -z "$parser_pid" ] || wait $parser_pid || { tail -n 30 "$RUN/parser.log"; exit 1; }
 tail -n 2 "$RUN"/*.log
 $PY -m tryon.cli train generator --config tryon/training/configs/viton_generator.toml --output "$RUN/generator" \
   --warp "$RUN/warp/best" --steps 3000 $common lr=1e-4 lr_decay_from=1000 lambda_gan=0.2 lambda_fm=2 val_every=500 \
