@@ -27,10 +27,11 @@ MIN_MASK = 0.01  # of a garment photo: a smaller mask is a broken one (ten of VI
 
 
 def texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A drawn background [H, W, 3] uint8: carpet-like noise, wood grain, stripes or checks, or tiles."""
+    """A drawn background [H, W, 3] uint8: carpet-like noise, wood grain, stripes or checks, tiles, or a plain
+    light surface."""
     base, other = rng.integers(30, 235, size=(2, 3)).astype(np.float32)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    kind = rng.integers(4)
+    kind = rng.integers(5)
     if kind == 0:  # carpet: coarse blotches and fine fibres
         coarse = ndimage.gaussian_filter(rng.standard_normal((height, width)), rng.uniform(4, 16))
         fine = rng.standard_normal((height, width))
@@ -44,9 +45,14 @@ def texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         t = (np.sin(xx * 2 * np.pi / period) > 0).astype(np.float32)
         if rng.random() < 0.5:
             t = np.abs(t - (np.sin(yy * 2 * np.pi / period) > 0))
-    else:  # tiles or boards: lines on a grid
+    elif kind == 3:  # tiles or boards: lines on a grid
         period = rng.uniform(20, 80)
         t = 1.0 - ((xx % period < 2) | (yy % period < 2)).astype(np.float32)
+    else:  # a plain light surface (a white sheet, a pale floor): soft shading and a fine weave only
+        base = rng.uniform(170, 250) * np.ones(3, np.float32) + rng.uniform(-12, 12, size=3)
+        other = base * rng.uniform(0.8, 0.95)
+        shade = ndimage.gaussian_filter(rng.standard_normal((height, width)), rng.uniform(15, 40))
+        t = np.clip(0.8 + shade / (shade.std() + 1e-6) * 0.15 + rng.standard_normal((height, width)) * 0.05, 0, 1)
     rgb = base * t[..., None] + other * (1 - t[..., None])
     return np.clip(rgb + rng.normal(0, 4, size=rgb.shape), 0, 255).astype(np.uint8)
 

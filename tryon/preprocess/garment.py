@@ -10,7 +10,8 @@ from tryon.errors import TryOnError
 
 MIN_TOLERANCE = 5  # colour levels (max over channels): a white garment is often only 10-15 levels off a white background
 FAR = 18  # colour levels: a pixel this far from the background colour is garment wherever it is
-PLAIN_BORDER = 16  # colour levels: a border whose pixels are (90%) this close to its median colour is plain
+PLAIN_BORDER = 18  # colour levels: a border three quarters of whose pixels are this close to its median colour is plain
+PLAIN_SHARE = 75  # percent: the rest of the border may be the garment itself, cut by the frame
 SEGMENT_HEIGHT = 256  # the segmenter reads the photo at this height (its width in proportion, a multiple of 32)
 MAX_OTHER = 0.25  # garment pixels outside the largest piece, as a share of it, beyond which no single garment is seen
 MAX_COVER = 0.9  # of the photo: a garment mask larger than this has found no background
@@ -44,9 +45,12 @@ def garment_mask(image: Image.Image, segmenter=None) -> np.ndarray:
 
 
 def is_plain_background(rgb: np.ndarray) -> bool:
-    """Whether an [H, W, 3] photo's border is one plain colour (a product shot), up to noise and a soft gradient."""
+    """Whether an [H, W, 3] photo's border is mostly one plain colour (a product shot, the garment perhaps touching
+    the frame), up to noise and a soft gradient: on VITON's 400 test garments all are, of the 421 CC0 phone photos
+    on floors and beds about one in twenty."""
     border = _border(rgb.astype(np.int16))
-    return float(np.percentile(np.abs(border - np.median(border, axis=0)).max(axis=-1), 90)) <= PLAIN_BORDER
+    spread = np.abs(border - np.median(border, axis=0)).max(axis=-1)
+    return float(np.percentile(spread, PLAIN_SHARE)) <= PLAIN_BORDER
 
 
 @torch.inference_mode()
