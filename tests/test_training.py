@@ -107,17 +107,20 @@ class _PoisonedDataset(torch.utils.data.Dataset):
     def __getitem__(self, key):
         s = self.ds[key]
         if key[0] == self.bad:
-            s["person"] = torch.full_like(s["person"], float("nan"))
+            s["image"] = torch.full_like(s["image"], float("nan"))
         return s
 
 
 def test_nan_guard_stops_and_says_where(tmp_path, synth_viton):
-    ds = _PoisonedDataset(TryOnDataset(synth_viton, "train"), bad_index=3)
+    from tryon.data.layouts import read_dataset
+    from tryon.data.parsing import ParserDataset
+
+    ds = _PoisonedDataset(ParserDataset(read_dataset(synth_viton, "train", "paired"), augment=False), bad_index=3)
     cfg = _cfg(tmp_path, synth_viton, "parser", steps=8, checkpoint_every=1)
     with pytest.raises(NonFiniteLoss, match=r"loss 'ce' is nan at step \d+ \(samples: .*\)") as e:
         train(cfg, dataset=ds)
     step = int(str(e.value).split("at step ")[1].split()[0])
-    name = TryOnDataset(synth_viton, "train")[3]["name"]
+    name = ds.ds[3]["name"]
     assert name in str(e.value)
     assert latest_checkpoint(cfg.output_dir) is None or int(latest_checkpoint(cfg.output_dir).name[5:]) < step
 
