@@ -5,7 +5,6 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState
 
-from tryon.data import TryOnDataset
 from tryon.models import GeometricMatcher, HumanParser
 from tryon.preprocess.person import CLOTH_CHANNELS, PERSON_REPR_CHANNELS
 from tryon.training.config import TrainConfig, load_config

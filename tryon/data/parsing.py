@@ -135,8 +135,9 @@ def ccp_background_strips(photos: list[CCPPhoto], min_width: int = 80) -> list[t
 class ParserDataset(torch.utils.data.Dataset):
     """VITON pairs (their person photo and parse) and CCP photos as parser samples, augmented or not.
 
-    Without augmentation (validation), a CCP photo is framed as the pipeline frames a person (`framing`: "upper",
-    head to hips, or "full", head to feet) and a VITON photo is read as it is.
+    Without augmentation (validation), a CCP photo is framed from its labelled extent with the proportions of the
+    pipeline's boxes (`framing`: "upper", head to hips, or "full", head to feet; no pose needed) and a VITON photo is
+    read as it is.
     """
 
     def __init__(self, viton: list[Pair] = (), ccp: list[CCPPhoto] = (), *, height: int = 256, width: int = 192,
