@@ -1,11 +1,35 @@
-"""Image quality metrics on 0-255 RGB, as try-on papers report them.
+"""Image quality metrics on 0-255 RGB, as try-on papers report them, and per-class IoU for label maps.
 
 SSIM uses an 11x11 Gaussian window with sigma 1.5 (Wang et al. 2004), computed per channel and averaged; PSNR is
 over all pixels, or only over a region (the garment region) when a mask is given. Inputs are float tensors in
-[-1, 1], [N, 3, H, W]; results are per image, [N].
+[-1, 1], [N, 3, H, W]; results are per image, [N]. `Confusion` scores parsers and segmenters.
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from tryon.data.labels import IGNORE
+
+
+class Confusion:
+    """Pixel counts of (truth, prediction) over `n` classes, added up over label maps; truth IGNORE counts for
+    nothing."""
+
+    def __init__(self, n: int):
+        self.n, self.counts = n, np.zeros((n, n), np.int64)
+
+    def add(self, truth: np.ndarray, pred: np.ndarray):
+        valid = truth != IGNORE
+        self.counts += np.bincount(truth[valid].astype(np.int64) * self.n + pred[valid], minlength=self.n ** 2
+                                   ).reshape(self.n, self.n)
+
+    def scores(self, names) -> dict:
+        """{"pixel_acc", "miou" (over the classes present in the truth or the prediction), "iou": {name: IoU}}."""
+        inter = np.diag(self.counts).astype(np.float64)
+        union = self.counts.sum(0) + self.counts.sum(1) - inter
+        iou = {name: float(inter[c] / union[c]) for c, name in enumerate(names) if union[c] > 0}
+        return {"pixel_acc": float(inter.sum() / max(self.counts.sum(), 1)), "miou": float(np.mean(list(iou.values()))),
+                "iou": iou}
 
 
 def _to255(x: torch.Tensor) -> torch.Tensor:

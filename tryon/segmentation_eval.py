@@ -20,11 +20,12 @@ from tqdm import tqdm
 from tryon.data.ccp import load_ccp, read_ccp
 from tryon.data.dataset import to_tensor
 from tryon.data.garment_photos import GarmentPhotoDataset
-from tryon.data.labels import IGNORE, MERGED_LABELS, MERGED_LUT, NUM_PARSE, PARSE_COLOURS, PARSE_LUTS
+from tryon.data.labels import MERGED_LABELS, MERGED_LUT, NUM_PARSE, PARSE_COLOURS, PARSE_LUTS
 from tryon.data.layouts import read_dataset
 from tryon.data.parsing import Backgrounds, ccp_background_strips
 from tryon.errors import TryOnError
 from tryon.files import write_text
+from tryon.metrics import Confusion
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, load_label_map, save_image
@@ -34,34 +35,6 @@ from tryon.preprocess.pose import PoseDetector
 log = logging.getLogger(__name__)
 
 SHEET_TILE = (144, 192)  # width, height of one picture in a sheet
-
-
-class Confusion:
-    """Pixel counts of (truth, prediction) over `n` classes; truth IGNORE counts for nothing."""
-
-    def __init__(self, n: int):
-        self.n, self.counts = n, np.zeros((n, n), np.int64)
-
-    def add(self, truth: np.ndarray, pred: np.ndarray):
-        valid = truth != IGNORE
-        self.counts += np.bincount(truth[valid].astype(np.int64) * self.n + pred[valid], minlength=self.n ** 2
-                                   ).reshape(self.n, self.n)
-
-    def scores(self, names) -> dict:
-        inter = np.diag(self.counts).astype(np.float64)
-        union = self.counts.sum(0) + self.counts.sum(1) - inter
-        iou = {name: round(float(inter[c] / union[c]), 4) for c, name in enumerate(names) if union[c] > 0}
-        return {"pixel_acc": round(float(inter.sum() / max(self.counts.sum(), 1)), 4),
-                "miou": round(float(np.mean(list(iou.values()))), 4), "iou": iou}
-
-
-def _labels_crop(labels: np.ndarray, box, height: int, width: int) -> np.ndarray:
-    """A label map cut to a person box as framing.crop cuts the photo (edges repeated), nearest neighbour."""
-    left, top, right, bottom = box
-    pad = max(0, -left, -top, right - labels.shape[1], bottom - labels.shape[0])
-    padded = Image.fromarray(np.pad(labels, pad, mode="edge"))
-    return np.asarray(padded.resize((width, height), Image.NEAREST,
-                                    box=(left + pad, top + pad, right + pad, bottom + pad)))
 
 
 @torch.inference_mode()
@@ -109,7 +82,7 @@ def evaluate_parser(parser, ccp_root=None, viton_root=None, out=None, framings=(
                 crop = np.asarray(framing.crop(photo, box, height, width))
                 person = crop_person_mask(mask, photo.size, box, height, width) if gate else None
                 pred = parse_crop(parser, crop, person)
-                truth = _labels_crop(load_ccp(item)[1], box, height, width)
+                truth = framing.crop_map(load_ccp(item)[1], box, height, width)
                 confusion.add(MERGED_LUT[truth], MERGED_LUT[pred])
                 if len(rows) < sheet_rows:
                     rows.append([crop, _overlay(crop, truth), _overlay(crop, pred)])

@@ -80,6 +80,16 @@ def crop(image: Image.Image, box, height: int, width: int) -> Image.Image:
     return inner.resize((width, height), Image.BICUBIC, reducing_gap=3.0)
 
 
+def crop_map(values: np.ndarray, box, height: int, width: int, resample=Image.NEAREST) -> np.ndarray:
+    """A map over a photo ([h, w] uint8 labels, or float32 such as a mask's probabilities), cut to `box` (in the
+    map's own pixels, fractions allowed) as `crop` cuts the photo, edges repeated past it; resized to `width` x
+    `height` by `resample` (NEAREST keeps labels whole)."""
+    left, top, right, bottom = box
+    pad = int(np.ceil(max(0, -left, -top, right - values.shape[1], bottom - values.shape[0]))) + 1
+    padded = Image.fromarray(np.pad(values, pad, mode="edge"))
+    return np.asarray(padded.resize((width, height), resample, box=(left + pad, top + pad, right + pad, bottom + pad)))
+
+
 def pose_in_box(pose: np.ndarray, box, height: int, width: int) -> np.ndarray:
     """Joints in photo pixels -> in the pixels of the box resized to `width` x `height` (missing joints stay zero)."""
     left, top, right, bottom = box

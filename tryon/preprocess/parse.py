@@ -10,6 +10,7 @@ from PIL import Image
 from scipy import ndimage
 
 from tryon.data.labels import P
+from tryon.preprocess.framing import crop_map
 
 PERSON_THRESHOLD = 0.3
 GROW = 1 / 64  # of the crop's height
@@ -20,11 +21,8 @@ def crop_person_mask(mask: np.ndarray, photo_size: tuple[int, int], box, height:
     to a person `box` in photo pixels, as tryon.preprocess.framing.crop cuts the photo (edges repeated outside it):
     bool [height, width]."""
     scale_x, scale_y = mask.shape[1] / photo_size[0], mask.shape[0] / photo_size[1]
-    left, top, right, bottom = box[0] * scale_x, box[1] * scale_y, box[2] * scale_x, box[3] * scale_y
-    pad = int(np.ceil(max(0, -left, -top, right - mask.shape[1], bottom - mask.shape[0]))) + 1
-    padded = Image.fromarray(np.pad(mask.astype(np.float32), pad, mode="edge"), "F")
-    crop = padded.resize((width, height), Image.BILINEAR, box=(left + pad, top + pad, right + pad, bottom + pad))
-    return np.asarray(crop) >= PERSON_THRESHOLD
+    box = (box[0] * scale_x, box[1] * scale_y, box[2] * scale_x, box[3] * scale_y)
+    return crop_map(mask.astype(np.float32), box, height, width, Image.BILINEAR) >= PERSON_THRESHOLD
 
 
 def keep_on_person(labels: np.ndarray, person: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from tryon.data.labels import (GARMENT_LABELS, IGNORE, MERGED_LABELS, MERGED_LUT, PARSE_COLOURS, PARSE_LABELS,
                                PARTIAL_LABELS)
 from tryon.errors import TryOnError
-from tryon.metrics import psnr, ssim
+from tryon.metrics import Confusion, psnr, ssim
 from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator, warp
 from tryon.models.chain import batch_repr, load_pretrained, warp_garment
 from tryon.models.efficientnet import load_imagenet_weights
@@ -134,20 +134,12 @@ class ParserStage(Stage):
         return {"pred": pred}
 
     def metrics(self, batches):
-        inter = torch.zeros(len(self.classes))
-        union = torch.zeros(len(self.classes))
-        correct = total = 0
+        confusion = Confusion(len(self.classes))
         for batch, out in batches:
-            pred, gt = self.lut[out["pred"].cpu()], self.lut[batch["labels"].cpu()]
-            valid = gt != IGNORE
-            correct += ((pred == gt) & valid).sum().item()
-            total += valid.sum().item()
-            for c in range(len(self.classes)):
-                inter[c] += ((pred == c) & (gt == c)).sum()
-                union[c] += (((pred == c) & valid) | (gt == c)).sum()
-        present = union > 0
-        iou = {f"iou_{name}": (inter[c] / union[c]).item() for c, name in enumerate(self.classes) if present[c]}
-        return {"pixel_acc": correct / max(total, 1), "miou": (inter[present] / union[present]).mean().item(), **iou}
+            confusion.add(self.lut[batch["labels"].cpu()].numpy(), self.lut[out["pred"].cpu()].numpy())
+        scores = confusion.scores(self.classes)
+        return {"pixel_acc": scores["pixel_acc"], "miou": scores["miou"],
+                **{f"iou_{name}": value for name, value in scores["iou"].items()}}
 
     def grid(self, batch, out):
         colours = torch.from_numpy(PARSE_COLOURS).float() / 255
