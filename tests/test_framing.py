@@ -65,6 +65,39 @@ def test_garment_is_centred_and_fit_like_the_training_garments():
     assert (rgb[~m] == 255).all() and (np.abs(rgb[m].astype(int) - (200, 20, 20)) < 30).mean() > 0.95
 
 
+def _striped_garment(h=600, w=450):
+    """A round-shouldered garment with diagonal red and blue stripes on white, and its mask."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = ((xx - w / 2) / (0.4 * w)) ** 2 + ((yy - h / 2) / (0.45 * h)) ** 4 < 1
+    mask[int(0.2 * h):int(0.35 * h), int(0.05 * w):int(0.95 * w)] = True  # sleeves
+    stripes = ((xx + yy) // 7 % 2).astype(bool)
+    photo = np.where(stripes[..., None], np.uint8([200, 30, 30]), np.uint8([30, 40, 190]))
+    photo[~mask] = 255
+    return photo, mask
+
+
+@pytest.mark.parametrize("frame", [None, (256, 192)], ids=["own size", "model size"])
+def test_the_extended_garment_frame_is_the_garment_inside_and_its_colours_just_outside(frame):
+    from scipy import ndimage
+
+    photo, mask = _striped_garment()
+    size = frame or framing.garment_frame_size(mask, 256, 192)
+    plain, m = framing.frame_garment(Image.fromarray(photo), mask, *size)
+    extended, m2 = framing.frame_garment(Image.fromarray(photo), mask, *size, extend=True)
+    assert (m == m2).all() and extended.shape == plain.shape
+    if frame is None:  # the garment keeps its pixels: the frame holds them as they are
+        assert (extended[m] == plain[m]).all()
+    else:  # resampled: the same inside, but where the resampling kernel reached past the edge (white or garment)
+        inner = ndimage.binary_erosion(m, iterations=3)
+        assert np.abs(extended[inner].astype(int) - plain[inner]).max() <= 1
+    band = ndimage.binary_dilation(m, iterations=12) & ~m
+    assert not (extended[band] > 150).all(-1).any()  # no white, nor a light blend of white
+    # each pixel of the band takes a colour of the garment near it: close to a per-pixel nearest-colour fill's
+    nearest = ndimage.distance_transform_edt(~m, return_distances=False, return_indices=True)
+    exact = extended[nearest[0], nearest[1]].astype(int)
+    assert np.abs(extended[band].astype(int) - exact[band]).mean() < 40  # the stripes are 7 pixels wide
+
+
 def test_soft_mask_is_one_inside_and_exactly_zero_beyond_its_reach():
     mask = np.zeros((64, 48), bool)
     mask[20:40, 10:30] = True

@@ -20,6 +20,7 @@ TORSO_HEIGHT = 0.469  # neck to mid-hip, as a fraction of the frame height
 TORSO_CENTRE = (0.497, 0.559)  # the torso's midpoint, as fractions of the frame's width and height
 GARMENT_FIT = (0.95, 0.96)  # the box (fractions of width and height) a garment is fit into
 MIN_TORSO = 24  # pixels: a smaller person is too far away to render
+KEEP_SCALE = 0.01  # a garment within 1% of the size it would be fit to is framed as it is, not resampled
 MAX_SCALE = 4  # the try-on is rendered at the person crop's size in the photo, up to this many times the models'
 
 
@@ -104,24 +105,28 @@ def frame_garment(image: Image.Image, mask: np.ndarray, height: int, width: int,
                   extend: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """An RGB garment photo and its bool mask -> the garment centred and fit like the training garments, on white.
 
-    With `extend`, every pixel off the garment takes the colour of the nearest garment pixel instead of white, so
-    that resampling the frame (warping it at a photo's resolution) never blends the background into the garment's
-    edge: no light fringe where the try-on shows it (the mask says where the garment ends).
+    With `extend`, the pixels off the garment take the colour of the garment next to them instead of white (see
+    `extend_colours`), so that resampling the frame (warping it at a photo's resolution) never blends the background
+    into the garment's edge: no light fringe where the try-on shows it (the mask says where the garment ends).
+    A garment within KEEP_SCALE of the size it is fit to keeps its pixels as they are (a resampling by a hair, as
+    `garment_frame_size`'s rounding asks, would blur them by up to half a pixel).
     Returns ([height, width, 3] uint8, [height, width] bool).
     """
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    rgb = np.asarray(image.convert("RGB"))[y0:y1, x0:x1].copy()
+    y0, y1, x0, x1 = _extent(mask)
+    rgb = np.array(image.crop((x0, y0, x1, y1)).convert("RGB"))
     m = mask[y0:y1, x0:x1]
     if extend:
-        nearest = ndimage.distance_transform_edt(~m, return_distances=False, return_indices=True)
-        rgb = rgb[nearest[0], nearest[1]]
+        rgb = extend_colours(rgb, m)
     else:
         rgb[~m] = 255
     scale = min(GARMENT_FIT[0] * width / (x1 - x0), GARMENT_FIT[1] * height / (y1 - y0))
+    if abs(scale - 1) < KEEP_SCALE:
+        scale = 1.0
     w, h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
-    rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BICUBIC, reducing_gap=3.0))
-    m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((w, h), Image.BILINEAR, reducing_gap=3.0)) > 127
+    if (h, w) != m.shape:
+        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BICUBIC, reducing_gap=3.0))
+        m = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((w, h), Image.BILINEAR,
+                                                                         reducing_gap=3.0)) > 127
     left, top = (width - w) // 2, (height - h) // 2
     out_mask = np.zeros((height, width), bool)
     out_mask[top:top + h, left:left + w] = m
@@ -132,11 +137,38 @@ def frame_garment(image: Image.Image, mask: np.ndarray, height: int, width: int,
     return out, out_mask
 
 
+def _extent(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right), bottom and right exclusive, of a bool mask's on pixels (some are on)."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+FILL_CELL = 4  # pixels: `extend_colours` runs the garment's colours past its edge in cells of this side
+
+
+def extend_colours(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """[h, w, 3] uint8 with the pixels off `mask` ([h, w] bool, some on) coloured like the garment next to them:
+    in each FILL_CELL-pixel cell the garment reaches, the mean colour of its garment pixels; in every other cell,
+    that of the nearest cell it reaches. The garment's own pixels are kept exactly.
+
+    The nearest colour at the cells' scale, not each pixel's: a resampling kernel reading a few pixels past the
+    edge sees the garment's colours all the same, for a fraction of the cost of a per-pixel distance transform."""
+    h, w = mask.shape
+    image, alpha = Image.fromarray(rgb), Image.fromarray(mask.astype(np.uint8) * 255)
+    rgba = image.copy()
+    rgba.putalpha(alpha)
+    cells = np.asarray(rgba.convert("RGBa").reduce(FILL_CELL).convert("RGBA"))  # mean of the garment pixels
+    nearest = ndimage.distance_transform_edt(cells[..., 3] == 0, return_distances=False, return_indices=True)
+    fill = Image.fromarray(np.ascontiguousarray(cells[..., :3][nearest[0], nearest[1]]))
+    fill = fill.resize((w, h), Image.NEAREST, box=(0, 0, w / FILL_CELL, h / FILL_CELL))
+    return np.asarray(Image.composite(image, fill, alpha))
+
+
 def garment_frame_size(mask: np.ndarray, height: int, width: int, max_scale: int = MAX_SCALE) -> tuple[int, int]:
     """The frame (height, width), of the models' aspect, in which the garment of `mask` keeps its own pixel size
     (no upsampling), between the models' size and `max_scale` times it: the garment's full-resolution frame."""
-    ys, xs = np.nonzero(mask)
-    own = max((ys.max() + 1 - ys.min()) / GARMENT_FIT[1], (xs.max() + 1 - xs.min()) / GARMENT_FIT[0] * height / width)
+    y0, y1, x0, x1 = _extent(mask)
+    own = max((y1 - y0) / GARMENT_FIT[1], (x1 - x0) / GARMENT_FIT[0] * height / width)
     frame_h = int(np.clip(np.ceil(own), height, max_scale * height))
     return frame_h, round(frame_h * width / height)
 
