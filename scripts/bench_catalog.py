@@ -6,7 +6,8 @@ Prints JSON. Uses the default weights in weights/ when there are some, otherwise
 default architecture (the same cost), models at their default size; synthetic 1024x768 model photos (JPEG) and
 garment photos, PNG outputs at the photo's size. Each run renders every garment on every model into a fresh folder
 through `tryon render` in a subprocess: `images_per_s` is the render's own (from its summary: framing, parsing,
-models, paste, saving, manifest), `wall_s` adds start-up (imports, loading the weights) and the contact sheets.
+models, paste, saving, manifest), `wall_s` adds start-up (imports, loading the weights) and the contact sheets,
+`peak_rss_mb` is the peak resident memory of its largest process.
 Usage: scripts/bench_catalog.py [--models 2] [--garments 16] [--batch-size 8]
 """
 import argparse
@@ -44,15 +45,21 @@ def write_inputs(root: Path, n_models: int, n_garments: int) -> tuple[Path, Path
 
 
 def run(cmd: list[str], env: dict) -> dict:
-    """Run one render command; its summary plus the wall time."""
+    """Run one render command; its summary plus the wall time and the peak RSS of its largest process (the
+    render's own, or under accelerate the largest of the launcher's processes)."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, cwd=REPO)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"render failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env={**os.environ, **env}, cwd=REPO)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage (and its waited-for descendants')
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        sys.exit(f"render failed ({child.returncode}):\n{stderr[-3000:]}")
+    summary = json.loads(stdout.strip().splitlines()[-1])
     return {"images_per_s": summary["images_per_s"], "render_s": summary["seconds"], "wall_s": round(wall, 2),
-            "done": summary["done"], "processes": summary["processes"]}
+            "done": summary["done"], "processes": summary["processes"], "peak_rss_mb": round(usage.ru_maxrss / 1024)}
 
 
 def bench(tmp: Path, a) -> dict:
