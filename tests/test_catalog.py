@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tryon import catalog
 from tryon.catalog import list_models, make_jobs, parse_size, render_catalog
 from tryon.data.synthetic import make_sample
 from tryon.errors import TryOnError
@@ -157,6 +158,22 @@ def test_bad_garment_and_bad_model_photo_fail_alone(tiny_pipeline, inputs, tmp_p
     assert failed["SKU-0__empty-room.png"].startswith("person photo: no person")
     assert not (tmp_path / "out" / "SKU-9__model-0.png").exists()
     assert (tmp_path / "out" / "sheets" / "model_empty-room.jpg").is_file()
+
+
+def test_garments_past_the_cache_are_framed_again_with_the_same_result(tiny_pipeline, inputs, rendered, tmp_path,
+                                                                       monkeypatch):
+    framed = []
+    monkeypatch.setattr(tiny_pipeline, "frame_garment", lambda p, *a, **k: framed.append(Path(p).name) or
+                        type(tiny_pipeline).frame_garment(tiny_pipeline, p, *a, **k))
+    render_catalog(tiny_pipeline, inputs[0], inputs[1], tmp_path / "cached", batch_size=4)
+    assert sorted(framed) == ["SKU-0.png", "SKU-1.png", "SKU-2.png"]  # each garment framed once, for both photos
+    framed.clear()
+    monkeypatch.setattr(catalog, "GARMENT_CACHE_MB", 0)  # no room: every job frames its garment
+    summary = render_catalog(tiny_pipeline, inputs[0], inputs[1], tmp_path / "uncached", batch_size=4)
+    assert summary["done"] == 6 and sorted(framed) == sorted(["SKU-0.png", "SKU-1.png", "SKU-2.png"] * 2)
+    for record in _manifest(rendered[0]):
+        assert (np.asarray(Image.open(tmp_path / "uncached" / record["output"]))
+                == np.asarray(Image.open(rendered[0] / record["output"]))).all()
 
 
 def _free_port() -> int:
