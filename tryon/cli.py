@@ -178,6 +178,17 @@ def _cmd_prepare(args) -> int:
     return 0 if written else 1
 
 
+def _cmd_prepare_ccp(args) -> int:
+    import json
+
+    from tryon.data.ccp_pairs import write_ccp_pairs
+
+    counts = write_ccp_pairs(args.ccp, args.out)
+    print(f"{json.dumps(counts)} samples written to {args.out} (DressCode layout); skipped photos in "
+          f"{args.out}/skipped.txt")
+    return 0
+
+
 def _cmd_render(args) -> int:
     import json
 
@@ -312,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--width", type=int, default=768)
     _add_pipeline_args(q)
     q.set_defaults(func=_cmd_prepare)
+
+    qc = sub.add_parser("prepare-ccp", help="paired lower-body and dress training data from CCP's street photos "
+                                            "(DressCode layout, 512x384)")
+    qc.add_argument("--ccp", required=True, help="the CCP folder (photos/, labels/)")
+    qc.add_argument("--out", required=True, help="dataset folder to write (new or empty)")
+    qc.set_defaults(func=_cmd_prepare_ccp)
 
     n = sub.add_parser("render", help="render every garment on every model photo (resumable; also under "
                                       "`accelerate launch`)")

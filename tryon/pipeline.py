@@ -37,6 +37,7 @@ from tryon.data.labels import NUM_PARSE, PARSE_COLOURS
 from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
+from tryon.models.generator import GeneratorOutput
 from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
@@ -223,16 +224,58 @@ class TryOnPipeline(DiffusionPipeline):
     `mirror_average` (True unless set otherwise): run the warp and the generator on the mirror image of each
     person and garment too and average the two try-ons (flipped back). On VITON test it raises SSIM by about 0.005
     and PSNR by about 0.3 dB, for about 45% more time end to end on a CPU; False renders in one pass.
+
+    Lower-body garments and dresses go through their own warp and generator (`fullbody_warp`,
+    `fullbody_generator`: trained on full-body photos, framed head to feet) when the pipeline has them, tops through
+    `warp` and `generator`; a batch may mix categories (`models_for`).
     """
 
-    _optional_components = ["garment_segmenter"]
+    _optional_components = ["garment_segmenter", "fullbody_warp", "fullbody_generator"]
 
     def __init__(self, parser: HumanParser, warp: GeometricMatcher, generator: TryOnGenerator,
-                 garment_segmenter: HumanParser | None = None):
+                 garment_segmenter: HumanParser | None = None, fullbody_warp: GeometricMatcher | None = None,
+                 fullbody_generator: TryOnGenerator | None = None):
         super().__init__()
-        self.register_modules(parser=parser, warp=warp, generator=generator, garment_segmenter=garment_segmenter)
+        if (fullbody_warp is None) != (fullbody_generator is None):
+            raise TryOnError("the full-body models come as a pair: give both fullbody_warp and fullbody_generator")
+        self.register_modules(parser=parser, warp=warp, generator=generator, garment_segmenter=garment_segmenter,
+                              fullbody_warp=fullbody_warp, fullbody_generator=fullbody_generator)
         self.pose_detector = PoseDetector()
         self.mirror_average = True
+
+    def models_for(self, category: str) -> tuple[GeometricMatcher, TryOnGenerator]:
+        """The (warp, generator) that render a garment of `category`: the full-body pair for a lower-body garment or
+        a dress when the pipeline has it, else the tops' pair."""
+        if check_category(category) != "upper" and self.fullbody_warp is not None:
+            return self.fullbody_warp, self.fullbody_generator
+        return self.warp, self.generator
+
+    def _by_models(self, batch: dict, run) -> list:
+        """`run(warp, generator, sub_batch)` (returning a tuple of [n, ...] tensors, or None) on each group of the
+        batch that one pair of models renders; the groups' results put back in the batch's order."""
+        groups: dict[int, list[int]] = {}
+        for i, category in enumerate(batch["category"]):
+            groups.setdefault(id(self.models_for(category)[0]), []).append(i)
+        if len(groups) == 1:
+            return list(run(*self.models_for(batch["category"][0]), batch))
+        order, parts = [], []
+        for indices in groups.values():
+            index = torch.tensor(indices, device=batch["repr"].device)
+            sub = {k: v.index_select(0, index) if isinstance(v, torch.Tensor) else [v[i] for i in indices]
+                   for k, v in batch.items()}
+            order += indices
+            parts.append(run(*self.models_for(sub["category"][0]), sub))
+        back = torch.argsort(torch.tensor(order))
+        merged = []
+        for values in zip(*parts):
+            if all(v is None for v in values):
+                merged.append(None)
+            elif any(v is None for v in values):
+                raise TryOnError("the tops' and the full-body warps differ in kind (one has flow refiners, the "
+                                 "other not): a batch cannot mix their categories")
+            else:
+                merged.append(torch.cat(values)[back.to(values[0].device)])
+        return merged
 
     @property
     def size(self) -> tuple[int, int]:
@@ -254,14 +297,18 @@ class TryOnPipeline(DiffusionPipeline):
             )
 
     @classmethod
-    def from_models(cls, parser, warp, generator, garment_segmenter=None) -> "TryOnPipeline":
+    def from_models(cls, parser, warp, generator, garment_segmenter=None, fullbody_warp=None,
+                    fullbody_generator=None) -> "TryOnPipeline":
         """Assemble from trained model folders (each a save_pretrained folder, e.g. runs/viton_warp/best); without
-        a garment segmenter, garments are cut out of plain backgrounds only."""
-        segmenter = garment_segmenter and load_pretrained(HumanParser, garment_segmenter, "garment_segmenter").eval()
+        a garment segmenter, garments are cut out of plain backgrounds only; without the full-body pair, lower-body
+        garments and dresses go through the tops' models."""
+        optional = lambda cls_, path, name: path and load_pretrained(cls_, path, name).eval()
         return cls(parser=load_pretrained(HumanParser, parser, "parser").eval(),
                    warp=load_pretrained(GeometricMatcher, warp, "warp").eval(),
                    generator=load_pretrained(TryOnGenerator, generator, "generator").eval(),
-                   garment_segmenter=segmenter)
+                   garment_segmenter=optional(HumanParser, garment_segmenter, "garment_segmenter"),
+                   fullbody_warp=optional(GeometricMatcher, fullbody_warp, "warp"),
+                   fullbody_generator=optional(TryOnGenerator, fullbody_generator, "generator"))
 
     def save_pretrained(self, save_directory, dtype: torch.dtype | None = None, **kwargs):
         """Write model_index.json and one folder per model (safetensors); with `dtype` (e.g. torch.float16), the
@@ -269,7 +316,8 @@ class TryOnPipeline(DiffusionPipeline):
         if dtype is None:
             return super().save_pretrained(save_directory, **kwargs)
         cast = {name: torch.nn.Module.to(copy.deepcopy(getattr(self, name)), dtype=dtype)
-                for name in ("parser", "warp", "generator", "garment_segmenter") if getattr(self, name) is not None}
+                for name in ("parser", "warp", "generator", "garment_segmenter", "fullbody_warp", "fullbody_generator")
+                if getattr(self, name) is not None}
         return type(self)(**cast).save_pretrained(save_directory, **kwargs)
 
     # the steps ------------------------------------------------------------------------------------------------
@@ -358,11 +406,14 @@ class TryOnPipeline(DiffusionPipeline):
     def warp_parts(self, batch: dict) -> Warped:
         """The garment warped onto each person at model size, as tryon.models.chain.warp_garment warps it in
         training, with the warp's control points and flow (from which `compose` evaluates it at the photo's size)."""
-        person, cloth = batch["repr"], torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
-        points = self.warp.control_points(person, cloth)
-        flow = self.warp.flow(person, cloth, points) if self.warp.refiner is not None else None
-        grid = self.warp.sampling_grid(points, flow, *person.shape[-2:])
-        return Warped(warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow)
+        def run(matcher, _, batch):
+            person, cloth = batch["repr"], torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
+            points = matcher.control_points(person, cloth)
+            flow = matcher.flow(person, cloth, points) if matcher.refiner is not None else None
+            grid = matcher.sampling_grid(points, flow, *person.shape[-2:])
+            return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow
+
+        return Warped(*self._by_models(batch, run))
 
     def warp_garment(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """The garment warped onto each person: (RGB [N,3,H,W] in [-1,1], mask [N,1,H,W])."""
@@ -371,7 +422,9 @@ class TryOnPipeline(DiffusionPipeline):
     @torch.inference_mode()
     def generate(self, batch: dict, warped: torch.Tensor, warped_mask: torch.Tensor):
         """The generator on the person representation and the warped garment: a tryon.models.GeneratorOutput."""
-        return self.generator(generator_input(batch["repr"], warped, warped_mask), warped)
+        batch = {**batch, "warped": warped, "warped_mask": warped_mask}
+        run = lambda _, generator, b: generator(generator_input(b["repr"], b["warped"], b["warped_mask"]), b["warped"])
+        return GeneratorOutput(*self._by_models(batch, run))
 
     @torch.inference_mode()
     def render(self, batch: dict, mirror_average: bool | None = None) -> Render:
@@ -410,14 +463,15 @@ class TryOnPipeline(DiffusionPipeline):
             size = framing.render_size(f.box, self.size)
             up = lambda t, mode: F.interpolate(t.float(), size=size, mode=mode, align_corners=False)
             lands = (result.warped_mask[i, 0] > 0.5).cpu().numpy()
-            warped, warped_mask = self.warp_full(f, result.control_points[i:i + 1],
+            matcher = self.models_for(batch["category"][i])[0]
+            warped, warped_mask = self.warp_full(f, matcher, result.control_points[i:i + 1],
                                                  None if result.flow is None else result.flow[i:i + 1], size, lands)
             parse = batch["parse"][i].cpu().numpy()
             interior = ndimage.gaussian_filter(garment_interior(parse, lands, grow).astype(np.float32), grow / 2)
             interior = up(torch.from_numpy(interior)[None, None], "bilinear")
             if result.mirrored is not None:
                 other = result.mirrored
-                other_warp, other_mask = self.warp_full(f, other.control_points[i:i + 1],
+                other_warp, other_mask = self.warp_full(f, matcher, other.control_points[i:i + 1],
                                                         None if other.flow is None else other.flow[i:i + 1], size,
                                                         (other.mask[i, 0] > 0.5).cpu().numpy(), mirrored=True)
                 gap = ndimage.gaussian_filter((warped - other_warp).abs().mean(1).numpy() * 127.5,
@@ -433,17 +487,18 @@ class TryOnPipeline(DiffusionPipeline):
             out.append(Composite(image=image, paste_mask=paste_mask[0, 0].clamp(0, 1).numpy()))
         return out
 
-    def warp_full(self, framed: Framed, control_points: torch.Tensor, flow: torch.Tensor | None,
-                  size: tuple[int, int], lands: np.ndarray, mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """One garment's full-resolution frame warped at `size` (height, width) by the warp of `control_points`
+    def warp_full(self, framed: Framed, matcher: GeometricMatcher, control_points: torch.Tensor,
+                  flow: torch.Tensor | None, size: tuple[int, int], lands: np.ndarray,
+                  mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """One garment's full-resolution frame warped at `size` (height, width) by `matcher`'s warp of `control_points`
         [1,G,G,2] and `flow` [1,2,h,w] (the flow low-passed by FLOW_SIGMA: its folds shred prints at this size):
         (RGB [1,3,H,W] in [-1,1], mask [1,1,H,W]). The TPS is evaluated on a lattice at most two pixels apart and
         the flow upsampled bicubically; the frame is first shrunk (antialiased) by as much as the warp shrinks it
         where the garment lands (`lands`, bool at model size), so stripes do not alias. With `mirrored`, the warp is
         the mirrored pass's: it reads the mirrored frame, and the result is mirrored back."""
         step = max(1, -(-size[0] // (2 * self.size[0])))
-        grid = self.warp.sampling_grid(control_points, None if flow is None else _smooth(flow, FLOW_SIGMA), *size,
-                                       flow_mode="bicubic", step=step)
+        grid = matcher.sampling_grid(control_points, None if flow is None else _smooth(flow, FLOW_SIGMA), *size,
+                                     flow_mode="bicubic", step=step)
         garment = torch.cat([to_tensor(framed.full), torch.from_numpy(framed.full_mask)[None].float()])[None]
         if mirrored:
             garment = garment.flip(-1)
@@ -551,9 +606,10 @@ def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.
     return pipe
 
 
-def export_weights(parser, warp, generator, out, dtype: torch.dtype = torch.float16, garment_segmenter=None) -> Path:
+def export_weights(parser, warp, generator, out, dtype: torch.dtype = torch.float16, garment_segmenter=None,
+                   fullbody_warp=None, fullbody_generator=None) -> Path:
     """Assemble a pipeline from trained model folders and save it to `out` with weights in `dtype`."""
-    pipe = TryOnPipeline.from_models(parser, warp, generator, garment_segmenter)
+    pipe = TryOnPipeline.from_models(parser, warp, generator, garment_segmenter, fullbody_warp, fullbody_generator)
     pipe.save_pretrained(out, dtype=dtype)
     log.info("saved the pipeline (%s weights) to %s", dtype, out)
     return Path(out)

@@ -135,12 +135,16 @@ def read_viton_hd(root, split="train", mode="paired", pairs_file=None) -> list[P
     return records
 
 
-def read_dresscode(root, split="train", mode="paired", pairs_file=None, categories=tuple(DRESSCODE_CATEGORIES)) -> list[Pair]:
+def read_dresscode(root, split="train", mode="paired", pairs_file=None, categories=None) -> list[Pair]:
     """DressCode (1024x768): root/{upper_body,lower_body,dresses}/{images,keypoints,label_maps} and pairs files.
 
-    Garments have no mask files: their mask is computed from the white background.
+    DressCode's garments have no mask files: their mask is computed from the white background. A category folder
+    may hold them in masks/ (as tryon.data.ccp_pairs writes), named as the garment with .png; they are read then.
+    `categories`: the category folders to read (default: those of the three that `root` holds).
     """
     root, mode = Path(root), _check_mode(mode)
+    if categories is None:
+        categories = [c for c in DRESSCODE_CATEGORIES if (root / c).is_dir()]
     records = []
     for folder in categories:
         if folder not in DRESSCODE_CATEGORIES:
@@ -155,10 +159,11 @@ def read_dresscode(root, split="train", mode="paired", pairs_file=None, categori
         for n, (person, cloth) in enumerate(read_pairs_file(pf), 1):
             src = f"{pf}, line {n}"
             stem = Path(person).stem.rsplit("_", 1)[0]
+            mask = d / "masks" / f"{Path(cloth).stem}.png"
             records.append(Pair(
                 person=_require(d / "images" / person, "the person image", src),
                 cloth=_require(d / "images" / cloth, "the garment", src),
-                cloth_mask=None,
+                cloth_mask=mask if mask.is_file() else None,
                 parse=_require(d / "label_maps" / f"{stem}_4.png", "the label map", src),
                 parse_format="dresscode",
                 pose=_require(d / "keypoints" / f"{stem}_2.json", "the keypoints file", src),

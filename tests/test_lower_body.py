@@ -1,0 +1,228 @@
+"""Lower-body garments and dresses: the paired data made from CCP photos, the agnostic masks of the categories, the
+full-body models the pipeline routes them to, and training on lower-body and dress samples."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import ndimage
+
+from tryon.data import ccp_pairs
+from tryon.data.dataset import TryOnDataset
+from tryon.data.labels import CCP_TAGS, LEGS_ANY, NUM_JOINTS, NUM_PARSE, PARSE_LUTS, SKIN_ANY, J, P
+from tryon.data.layouts import read_dataset
+from tryon.errors import TryOnError
+from tryon.pipeline import TryOnPipeline
+from tryon.preprocess.person import agnostic_mask
+
+TAG = {name: i for i, name in enumerate(CCP_TAGS)}
+TINY = dict(parser_channels=4, parser_depth=2, warp_channels=16, ngf=4)
+
+
+def _pose(joints: dict) -> np.ndarray:
+    pose = np.zeros((NUM_JOINTS, 3), np.float32)
+    for name, (x, y) in joints.items():
+        pose[J[name]] = (x, y, 1.0)
+    return pose
+
+
+# a person standing in a 240x160 photo, facing the camera (their right on the image's left)
+STANDING = _pose({"nose": (80, 52), "neck": (80, 70), "r_shoulder": (58, 70), "l_shoulder": (102, 70),
+                  "r_elbow": (50, 100), "l_elbow": (110, 100), "r_wrist": (46, 125), "l_wrist": (114, 125),
+                  "r_hip": (68, 130), "l_hip": (92, 130), "r_knee": (68, 175), "l_knee": (92, 175),
+                  "r_ankle": (68, 220), "l_ankle": (92, 220)})
+
+
+def _ccp_labels(bottom: str = "jeans") -> np.ndarray:
+    """A CCP label map of the standing person: hair, a face, a t-shirt, `bottom` over the legs, tights, boots."""
+    tags = np.full((240, 160), TAG["background"], np.uint8)
+    tags[22:45, 62:98] = TAG["hair"]
+    tags[45:66, 68:92] = TAG["skin"]
+    tags[66:130, 52:108] = TAG["t-shirt"]
+    tags[96:128, 40:52] = TAG["skin"]  # the right forearm, bare
+    tags[130:200, 56:104] = TAG[bottom]
+    tags[200:222, 60:100] = TAG["tights"]
+    tags[222:235, 60:100] = TAG["boots"]
+    return tags
+
+
+@pytest.fixture()
+def fake_ccp(tmp_path):
+    """A CCP folder of four photos of the standing person in jeans (0001, 0002 train; 0009, 0018 val), and one of
+    nobody's trousers (0003: only a t-shirt)."""
+    root = tmp_path / "ccp"
+    (root / "photos").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for name in ("0001", "0002", "0003", "0009", "0018"):
+        tags = _ccp_labels()
+        if name == "0003":
+            tags[tags == TAG["jeans"]] = TAG["background"]
+        colours = np.full((len(CCP_TAGS), 3), 30, np.uint8)
+        colours[TAG["jeans"]] = (40, 60, 170)
+        colours[TAG["t-shirt"]] = (220, 60, 60)
+        colours[TAG["skin"]] = (230, 190, 160)
+        Image.fromarray(colours[tags]).save(root / "photos" / f"{name}.jpg", quality=95)
+        Image.fromarray(tags).save(root / "labels" / f"{name}.png")
+    return root
+
+
+@pytest.fixture()
+def standing_pose(monkeypatch):
+    """mediapipe replaced by the standing person's pose (the fake CCP photos show no real person)."""
+    class Detector:
+        def detect(self, image):
+            return STANDING.copy(), np.ones(image.size[::-1], np.float32)
+
+    monkeypatch.setattr(ccp_pairs, "PoseDetector", Detector)
+
+
+def test_ccp_skin_is_split_along_the_pose():
+    labels = np.full((240, 160), SKIN_ANY, np.uint8)
+    labels[200:, :] = LEGS_ANY
+    out = ccp_pairs.split_skin(labels, STANDING)
+    assert out.max() < NUM_PARSE  # no partial label is left
+    assert out[50, 80] == P["face"] and out[75, 80] == P["neck"]
+    assert out[118, 46] == P["right_arm"] and out[118, 114] == P["left_arm"]
+    assert out[160, 66] == P["right_leg"] and out[160, 94] == P["left_leg"]
+    assert out[215, 60] == P["right_leg"] and out[215, 100] == P["left_leg"]  # tights: one leg or the other
+
+
+def test_the_worn_category_is_the_larger_garment_and_a_dress_under_a_coat_is_left_out():
+    labels = np.zeros((100, 100), np.uint8)
+    labels[40:90, 30:70] = P["lower"]
+    assert ccp_pairs.worn_category(labels) == "lower"
+    labels[10:95, 25:75] = P["dress"]
+    assert ccp_pairs.worn_category(labels) == "dress"
+    labels[10:60, 20:80] = P["upper"]  # a coat over most of the dress
+    assert ccp_pairs.worn_category(labels) is None
+    assert ccp_pairs.worn_category(np.zeros((100, 100), np.uint8)) is None
+
+
+def test_ccp_pairs_are_written_in_the_dresscode_layout_and_read_back(fake_ccp, standing_pose, tmp_path):
+    out = tmp_path / "pairs"
+    counts = ccp_pairs.write_ccp_pairs(fake_ccp, out)
+    assert counts == {"lower": {"train": 2, "test": 2}, "dress": {"train": 0, "test": 0}}
+    assert "0003" in (out / "skipped.txt").read_text()
+    train, test = read_dataset(out, "train"), read_dataset(out, "test")
+    assert [p.person.stem for p in train] == ["0001_0", "0002_0"] and [p.person.stem for p in test] == ["0009_0", "0018_0"]
+    assert all(p.category == "lower" and p.paired and p.cloth_mask is not None for p in train)
+    unpaired = read_dataset(out, "test", "unpaired")
+    assert [p.cloth.stem for p in unpaired] == ["0018_1", "0009_1"]
+
+    sample = TryOnDataset(out, "train", height=256, width=192)[0]
+    parse = sample["parse"].numpy()
+    assert parse.max() < NUM_PARSE and (parse == P["lower"]).mean() > 0.05
+    assert ((parse == P["left_leg"]) | (parse == P["right_leg"])).any()  # the tights, split into legs
+    # framed head to feet: the boots are in the crop, the garment is the jeans' colour on white
+    assert (parse == P["shoes"]).any()
+    cloth, mask = sample["cloth"].numpy(), sample["cloth_mask"][0].numpy() > 0.5
+    assert mask.mean() > 0.1
+    inside = (cloth[:, mask] + 1) * 127.5
+    assert np.allclose(np.median(inside, 1), (40, 60, 170), atol=25)
+    off = ~ndimage.binary_dilation(mask, iterations=3)  # past the edge that JPEG and resizing blur
+    assert np.allclose(cloth[:, off], 1.0, atol=0.05)
+    pose = json.loads((out / "lower_body" / "keypoints" / "0001_2.json").read_text())["keypoints"]
+    assert len(pose) == NUM_JOINTS and pose[J["l_ankle"]][2] > 0
+    with pytest.raises(TryOnError, match="not empty"):
+        ccp_pairs.write_ccp_pairs(fake_ccp, out)
+
+
+def test_the_garment_is_bent_out_of_its_pose_but_keeps_its_size():
+    rng = np.random.default_rng(0)
+    rgb = np.full((200, 150, 3), 30, np.uint8)
+    mask = np.zeros((200, 150), bool)
+    mask[40:180, 40:110] = True
+    rgb[mask] = (200, 50, 50)
+    image, moved = ccp_pairs.unpose(rgb, mask, rng)
+    assert 0.75 < moved.sum() / mask.sum() < 1.35
+    pixels = np.asarray(image)
+    assert (pixels[~moved] == 255).all() and np.allclose(np.median(pixels[moved], 0), (200, 50, 50), atol=3)
+    # not merely cropped: the mask's outline moved
+    ys, xs = np.nonzero(moved)
+    assert not np.array_equal(moved[ys.min():ys.max() + 1, xs.min():xs.max() + 1], mask[40:180, 40:110])
+
+
+@pytest.mark.parametrize("category", ["lower", "dress"])
+def test_agnostic_masks_of_the_lower_body_and_the_dress(category):
+    parse = ccp_pairs.split_skin(PARSE_LUTS["ccp"][_ccp_labels()], STANDING)
+    mask = agnostic_mask(parse, STANDING, category)
+    legs = (parse == P["lower"]) | (parse == P["left_leg"]) | (parse == P["right_leg"])
+    assert mask[legs].all()  # hips to ankles, garment and skin
+    assert not mask[parse == P["face"]].any() and not mask[parse == P["hair"]].any()
+    assert not mask[parse == P["shoes"]].any()
+    top = parse == P["upper"]
+    if category == "lower":
+        assert not mask[top].any() and not mask[parse == P["right_arm"]].any()  # the upper body stays as it is
+    else:
+        assert mask[top].all() and mask[parse == P["right_arm"]].all()
+
+
+def _pipeline_with_fullbody(tmp_path):
+    base = TryOnPipeline.untrained(**TINY, seed=0)
+    other = TryOnPipeline.untrained(**TINY, seed=1)
+    TryOnPipeline(parser=base.parser, warp=base.warp, generator=base.generator, fullbody_warp=other.warp,
+                  fullbody_generator=other.generator).save_pretrained(tmp_path / "p")
+    return TryOnPipeline.from_pretrained(tmp_path / "p"), base
+
+
+def test_lower_and_dress_go_through_the_fullbody_models_even_in_a_mixed_batch(tmp_path, synthetic_person):
+    pipe, tops_only = _pipeline_with_fullbody(tmp_path)
+    assert pipe.models_for("upper") == (pipe.warp, pipe.generator)
+    assert pipe.models_for("lower") == pipe.models_for("dress") == (pipe.fullbody_warp, pipe.fullbody_generator)
+    assert tops_only.models_for("lower") == (tops_only.warp, tops_only.generator)
+    person, garment = synthetic_person(3, (512, 384))
+    categories = ["lower", "upper", "dress"]
+    framed = [pipe.frame(person, garment, category=c) for c in categories]
+    mixed = pipe.render(pipe.represent(framed, categories))
+    for i, category in enumerate(categories):
+        alone = pipe.render(pipe.represent([framed[i]], [category]))
+        assert torch.allclose(mixed.image[i], alone.image[0], atol=1e-5), category
+        assert torch.allclose(mixed.control_points[i], alone.control_points[0], atol=1e-5), category
+    tops = tops_only.render(tops_only.represent([framed[0]], ["lower"]))
+    assert not torch.allclose(tops.image[0], mixed.image[0], atol=1e-3)  # the full-body pair's own render
+    images = pipe([person, person], [garment, garment], category=["lower", "upper"]).images
+    assert images[0].size == images[1].size == person.size
+
+
+def test_the_fullbody_models_come_as_a_pair():
+    base = TryOnPipeline.untrained(**TINY)
+    with pytest.raises(TryOnError, match="pair"):
+        TryOnPipeline(parser=base.parser, warp=base.warp, generator=base.generator, fullbody_warp=base.warp)
+
+
+@pytest.mark.parametrize("stage", ["warp", "generator"])
+def test_training_on_lower_body_and_dress_samples_lowers_the_loss(tmp_path, stage):
+    from tryon.data.synthetic import make_synthetic_dataset
+    from tryon.models import GeometricMatcher
+    from tryon.models.chain import batch_repr, warp_garment
+    from tryon.preprocess.person import CLOTH_CHANNELS, PERSON_REPR_CHANNELS
+    from tryon.training.config import TrainConfig
+    from tryon.training.stages import WarpStage
+    from tryon.training.trainer import Trainer
+
+    data = make_synthetic_dataset(tmp_path / "dc", "dresscode", n_train=4, n_test=1, seed=2)
+    warp_dir = tmp_path / "identity_warp"
+    GeometricMatcher(person_channels=PERSON_REPR_CHANNELS, cloth_channels=CLOTH_CHANNELS).save_pretrained(warp_dir)
+    cfg = TrainConfig(stage=stage, data=str(data), output_dir=str(tmp_path / stage), steps=25, lr=2e-3,
+                      batch_size=4, num_workers=0, val_samples=2, ngf=8, ndf=8, num_d=1, augment=False,
+                      ema_decay=0.0, checkpoint_every=100, sample_every=1000,
+                      warp_model=str(warp_dir) if stage == "generator" else None)
+    trainer = Trainer(cfg)
+    # the samples of the lower-body and dress folders
+    batch = torch.utils.data.default_collate([trainer.dataset[i] for i in range(len(trainer.dataset))
+                                              if trainer.dataset.pairs[i].category != "upper"])
+    assert set(batch["category"]) == {"lower", "dress"}
+
+    def loss():
+        with torch.no_grad():
+            if stage == "warp":
+                warped, _, _ = warp_garment(trainer.acc.unwrap_model(trainer.stage.model), batch, batch_repr(batch))
+                target, _ = WarpStage.targets(batch)
+                return (warped - target).abs().mean().item()
+            x, warped, _ = trainer.stage._inputs(batch)
+            return (trainer.acc.unwrap_model(trainer.stage.G)(x, warped).image - batch["person"]).abs().mean().item()
+
+    before = loss()
+    trainer.train()
+    assert loss() < 0.8 * before
