@@ -40,6 +40,8 @@ GARMENTS = (
      "Brown pencil skirt", 39.90),
     ("shorts-blue", "133934b3-0925-4dc1-83d1-b1b4ef80f51f.jpg", (29, 0, 395, 424), "lower",
      "Blue jersey shorts", 22.50),
+    ("trousers-print", "01033304-f9a4-48c4-af65-677512880fae.jpg", (20, 0, 380, 411), "lower",
+     "Printed wide-leg trousers", 34.90),
     ("dress-stripe", "160c2e1c-48d5-4e31-8155-83152e2ad649.jpg", (0, 29, 400, 502), "dress",
      "Striped frill dress", 59.00),
 )

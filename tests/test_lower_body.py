@@ -226,3 +226,38 @@ def test_training_on_lower_body_and_dress_samples_lowers_the_loss(tmp_path, stag
     before = loss()
     trainer.train()
     assert loss() < 0.8 * before
+
+
+def test_the_lower_body_checks_see_covered_legs_a_left_old_garment_and_a_changed_top():
+    from tryon.evaluation import lower_body_checks
+    from tryon.preprocess.person import pose_region
+
+    legs = pose_region(STANDING, "lower", 240, 160)
+    truth = ccp_pairs.split_skin(PARSE_LUTS["ccp"][_ccp_labels("pants")], STANDING)
+    none = np.zeros((240, 160), bool)
+    full = lower_body_checks(STANDING, legs.copy(), np.ones((240, 160)), "lower", truth, none)
+    assert full["hips_to_knees"] == full["knees_to_ankles"] == 1.0
+    assert full["old_left"] == 0.0 and full["upper_changed"] == 0.0 and not full["full_length"]  # the pants end at 200
+    shorts = legs & (np.arange(240)[:, None] < 150)
+    checks = lower_body_checks(STANDING, shorts, np.zeros((240, 160)), "lower", truth, truth == P["upper"])
+    assert 0.3 < checks["hips_to_knees"] < 0.6 and checks["knees_to_ankles"] == 0.0
+    assert checks["old_left"] == 1.0 and checks["upper_changed"] > 0.5
+    assert set(lower_body_checks(STANDING, none, np.zeros((240, 160)), "dress")) == {"hips_to_knees", "knees_to_ankles"}
+
+
+def test_evaluate_reports_each_category_with_the_leg_coverage(tiny_pipeline, tmp_path):
+    from tryon.data.synthetic import make_synthetic_dataset
+    from tryon.evaluation import evaluate
+
+    data = make_synthetic_dataset(tmp_path / "dc", "dresscode", n_train=1, n_test=2, height=512, width=384, seed=5)
+    metrics = evaluate(tiny_pipeline, data, tmp_path / "eval")
+    by = metrics["by_category"]
+    cases = json.loads((tmp_path / "eval" / "metrics.json").read_text())["cases"]
+    scored = {c["category"] for c in cases}
+    assert set(by) == scored and scored & {"lower", "dress"}
+    assert all(by[c]["n"] == sum(case["category"] == c for case in cases) and "psnr_garment" in by[c] for c in scored)
+    for case in cases:  # the legs are checked wherever the pose shows the knees, for lower and dress only
+        assert ("old_left" in case) == (case["category"] != "upper")
+        if "hips_to_knees" in case:
+            assert 0 <= by[case["category"]]["covers_hips_to_knees"] <= 1
+    assert "| category |" in (tmp_path / "eval" / "report.md").read_text()

@@ -20,12 +20,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from tryon.data.dataset import to_tensor
-from tryon.data.labels import GARMENT_LABELS, PARSE_LUTS
+from tryon.data.labels import GARMENT_LABELS, PARSE_LUTS, J, P
 from tryon.data.layouts import read_dataset
 from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.metrics import psnr, ssim
+from tryon.preprocess import framing
 from tryon.preprocess.image_io import load_image, load_label_map, save_image
+from tryon.preprocess.person import pose_region
 
 log = logging.getLogger(__name__)
 
@@ -55,27 +57,99 @@ def _paste_garment(batch: dict) -> torch.Tensor:
     return out
 
 
-def render(pipe, framed: list, categories: list[str], method: str = "model") -> list[Image.Image]:
-    """Try-ons (photo size) of framed inputs by the model or a baseline, through the pipeline's own steps."""
+def render(pipe, framed: list, categories: list[str], method: str = "model",
+           with_masks: bool = False) -> list[Image.Image] | tuple[list[Image.Image], list[np.ndarray], list[np.ndarray]]:
+    """Try-ons (photo size) of framed inputs by the model or a baseline, through the pipeline's own steps; with
+    `with_masks`, also each try-on's warped garment mask and paste mask, at the models' size (bool, float)."""
     with torch.inference_mode():
         batch = pipe.represent(framed, categories)
+        warped_mask = None
         if method == "model":
             result = pipe.render(batch)
-            return pipe.paste_composites(batch, pipe.compose(batch, result))
-        warped, warped_mask = pipe.warp_garment(batch)  # the baselines too: it decides where the paste goes
-        if method == "grey":
-            rendered = batch["agnostic"]
-        elif method == "paste":
-            rendered = _paste_garment(batch)
+            composites = pipe.compose(batch, result)
+            images, warped_mask = pipe.paste_composites(batch, composites), result.warped_mask
+            pastes = [np.asarray(Image.fromarray(c.paste_mask.astype(np.float32), "F").resize(
+                pipe.size[::-1], Image.BILINEAR)) for c in composites]
         else:
-            raise TryOnError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-        return pipe.paste(batch, rendered, warped_mask)[0]
+            warped, warped_mask = pipe.warp_garment(batch)  # the baselines too: it decides where the paste goes
+            if method == "grey":
+                rendered = batch["agnostic"]
+            elif method == "paste":
+                rendered = _paste_garment(batch)
+            else:
+                raise TryOnError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+            images, pastes = pipe.paste(batch, rendered, warped_mask)
+        if not with_masks:
+            return images
+        return images, list((warped_mask[:, 0] > 0.5).cpu().numpy()), pastes
 
 
-def _garment_region(pair, size) -> np.ndarray:
-    """The ground truth's garment region, from the dataset's parse map, as a bool [H, W] at the photo's size."""
-    labels = PARSE_LUTS[pair.parse_format][load_label_map(pair.parse, expected_size=size)]
-    return np.isin(labels, GARMENT_LABELS[pair.category])
+FULL_LENGTH = 0.7  # a worn lower garment reaching this far from the knees to the ankles is full length
+COVERED = 0.9  # a band counts as covered when the new garment lies over this share of it
+
+
+def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.ndarray, category: str,
+                      truth: np.ndarray | None = None, changed: np.ndarray | None = None) -> dict:
+    """Whether a lower-body or dress try-on (all at the models' size) covers the legs, from the pose alone:
+    "hips_to_knees" / "knees_to_ankles", the share of the pose-drawn legs (tryon.preprocess.person.pose_region)
+    in each band that the new garment (`warped_mask`) covers. With the ground truth's labels `truth` (our labels,
+    paired data): "full_length" (the worn garment reaches FULL_LENGTH of the way from the knees to the ankles),
+    "old_left", the share of the worn garment the try-on does not repaint (`paste_mask` under 0.5), and for a
+    lower-body garment, with `changed` (bool, pixels the try-on changed), "upper_changed", the share of the upper
+    body's pixels (top, arms, neck, face, hair) it changed."""
+    height, width = warped_mask.shape
+    legs = pose_region(pose, "lower", height, width)
+    seen = lambda names: [pose[J[n], 1] for n in names if pose[J[n], 2] > 0]
+    hips, knees, ankles = seen(("r_hip", "l_hip")), seen(("r_knee", "l_knee")), seen(("r_ankle", "l_ankle"))
+    rows = np.arange(height)[:, None]
+    out = {}
+    for name, top, bottom in (("hips_to_knees", hips, knees), ("knees_to_ankles", knees, ankles)):
+        if top and bottom:
+            band = legs & (rows >= np.mean(top)) & (rows <= np.mean(bottom))
+            if band.any():
+                out[name] = float((warped_mask & band).sum() / band.sum())
+    if truth is not None:
+        worn = np.isin(truth, GARMENT_LABELS[category])
+        if worn.any():
+            out["old_left"] = float((worn & (paste_mask < 0.5)).sum() / worn.sum())
+            if knees and ankles:
+                reach = np.nonzero(worn.any(1))[0].max()
+                out["full_length"] = bool(reach >= np.mean(knees) + FULL_LENGTH * (np.mean(ankles) - np.mean(knees)))
+        if category == "lower" and changed is not None:
+            upper = np.isin(truth, [P[n] for n in ("upper", "left_arm", "right_arm", "neck", "face", "hair")])
+            if upper.any():
+                out["upper_changed"] = float((changed & upper).sum() / upper.sum())
+    return out
+
+
+def _category_summary(cases: list[dict], paired: bool) -> dict:
+    """Per category: the pairs scored, the mean scores, and for lower-body garments and dresses how often the new
+    garment covers the legs (COVERED of each band; the ankles only for full-length garments)."""
+    out = {}
+    for category in sorted({c["category"] for c in cases}):
+        own = [c for c in cases if c["category"] == category]
+        summary = {"n": len(own)}
+        if paired:
+            for key in ("ssim", "psnr", "ssim_garment", "psnr_garment"):
+                summary[key] = float(np.mean([c[key] for c in own]))
+        knees = [c["hips_to_knees"] for c in own if "hips_to_knees" in c]
+        if knees:
+            summary["covers_hips_to_knees"] = float(np.mean(np.array(knees) >= COVERED))
+            ankles = [c["knees_to_ankles"] for c in own if c.get("full_length") and "knees_to_ankles" in c]
+            if ankles:
+                summary["covers_ankles_full_length"] = float(np.mean(np.array(ankles) >= COVERED))
+                summary["full_length_n"] = len(ankles)
+            for key in ("old_left", "upper_changed"):
+                values = [c[key] for c in own if key in c]
+                if values:
+                    summary[key] = float(np.mean(values))
+        out[category] = summary
+    return out
+
+
+def _labels(pair, size) -> np.ndarray:
+    """The ground truth's parse (our labels, uint8 [H, W] at the photo's size), from the dataset's parse map."""
+    return PARSE_LUTS[pair.parse_format][load_label_map(pair.parse, expected_size=size)]
 
 
 class PerceptualMetrics:
@@ -172,6 +246,20 @@ def _report(summary: dict, shown: list[tuple[str, dict]]) -> str:
     for key in ("ssim", "psnr", "ssim_garment", "psnr_garment", "lpips", "fid", "kid"):
         if key in summary:
             lines.append(f"| {key} | {summary[key]:.4f} |")
+    by_category = summary.get("by_category", {})
+    if len(by_category) > 1 or any(c != "upper" for c in by_category):
+        keys = ("n", "ssim", "psnr", "ssim_garment", "psnr_garment", "covers_hips_to_knees",
+                "covers_ankles_full_length", "old_left", "upper_changed")
+        shown_keys = [k for k in keys if any(k in v for v in by_category.values())]
+        lines += ["", "| category | " + " | ".join(shown_keys) + " |", "| --- |" + " --- |" * len(shown_keys)]
+        for category, values in by_category.items():
+            cells = [("-" if k not in values else f"{values[k]}" if k == "n" else f"{values[k]:.4f}") for k in shown_keys]
+            lines.append(f"| {category} | " + " | ".join(cells) + " |")
+        lines += ["", f"Lower-body garments and dresses: covers_hips_to_knees is the share of pairs whose new garment "
+                  f"lies over at least {COVERED:.0%} of the pose-drawn legs from the hips to the knees; "
+                  "covers_ankles_full_length the same from the knees to the ankles, over the pairs whose worn "
+                  "garment is full length; old_left the share of the worn garment left unrepainted; upper_changed "
+                  "the share of the upper body's pixels a lower-body try-on changed."]
     if summary["mode"] == "paired":
         lines += ["", "SSIM and PSNR compare the try-on with the person photo (the ground truth), over the whole photo "
                   "and inside the garment region of the dataset's parse map. The try-on keeps every pixel outside the "
@@ -211,15 +299,24 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
             except TryOnError as e:
                 reason = str(e).replace(f"{pair.person}: ", "").replace(f"{pair.cloth}: ", "")
                 failures.append({"name": pair.name, "reason": reason})
-        images = render(pipe, framed, [pairs[i].category for i in chunk], method) if framed else []
-        for index, f, image in zip(chunk, framed, images):
+        images, warped, pastes = render(pipe, framed, [pairs[i].category for i in chunk], method,
+                                        with_masks=True) if framed else ([], [], [])
+        for index, f, image, warped_mask, paste_mask in zip(chunk, framed, images, warped, pastes):
             pair = pairs[index]
-            case = {"name": pair.name, "index": index}
+            case = {"name": pair.name, "index": index, "category": pair.category}
             fake, real = to_tensor(np.asarray(image))[None], to_tensor(np.asarray(f.photo))[None]
+            truth = _labels(pair, f.photo.size) if paired else None
             if paired:
-                region = torch.from_numpy(_garment_region(pair, f.photo.size))[None, None]
+                region = torch.from_numpy(np.isin(truth, GARMENT_LABELS[pair.category]))[None, None]
                 case.update(ssim=ssim(fake, real).item(), psnr=psnr(fake, real).item(),
                             ssim_garment=ssim(fake, real, region).item(), psnr_garment=psnr(fake, real, region).item())
+            if pair.category != "upper":
+                size = pipe.size
+                changed = np.abs(np.asarray(image, np.int16) - np.asarray(f.photo, np.int16)).max(-1) > 4
+                case.update(lower_body_checks(
+                    f.pose, warped_mask, paste_mask, pair.category,
+                    None if truth is None else framing.crop_map(truth, f.box, *size),
+                    framing.crop_map(changed.astype(np.uint8), f.box, *size) > 0))
             if extra is not None:
                 extra.update(fake, real)
             cases.append(case)
@@ -235,6 +332,7 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
     if paired:
         for key in ("ssim", "psnr", "ssim_garment", "psnr_garment"):
             summary[key] = float(np.mean([c[key] for c in cases]))
+    summary["by_category"] = _category_summary(cases, paired)
     if extra is not None:
         summary.update(extra.compute())
     reasons = Counter(f["reason"] for f in failures)

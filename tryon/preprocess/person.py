@@ -48,7 +48,7 @@ def _joint(pose, name):
     return (float(x), float(y)) if c > 0 else None
 
 
-def _pose_region(pose: np.ndarray, category: str, height: int, width: int) -> np.ndarray:
+def pose_region(pose: np.ndarray, category: str, height: int, width: int) -> np.ndarray:
     """Limbs and torso drawn from the joints the category's garment may cover, as a bool [H, W] mask."""
     canvas = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(canvas)
@@ -96,7 +96,7 @@ def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") 
     check_category(category)
     height, width = parse.shape
     garment = np.isin(parse, GARMENT_LABELS[category])
-    region = garment | np.isin(parse, SKIN_LABELS[category]) | _pose_region(pose, category, height, width)
+    region = garment | np.isin(parse, SKIN_LABELS[category]) | pose_region(pose, category, height, width)
     region = _dilate(region, max(1, height // 128))
     region &= ~np.isin(parse, KEEP_LABELS[category])
     return region | garment
