@@ -3,6 +3,7 @@
 
     export_weights.py --parser runs/street_parser/best --warp runs/viton_warp/best \
                       --generator runs/viton_generator/best [--garment-segmenter runs/garment_segmenter/best] \
+                      [--fullbody-parser runs/street_parser/best] \
                       [--fullbody-warp runs/fullbody_warp/best --fullbody-generator runs/fullbody_generator/best] \
                       [--out weights]
 """
@@ -20,6 +21,8 @@ if __name__ == "__main__":
     p.add_argument("--generator", required=True, help="trained generator folder (or a pipeline folder holding one)")
     p.add_argument("--garment-segmenter", help="trained garment segmenter folder (or a pipeline folder holding one); "
                                                "without one, garments are cut out of plain backgrounds only")
+    p.add_argument("--fullbody-parser", help="trained parser for persons framed head to feet (lower-body garments and "
+                                             "dresses); without one, the parser parses them too")
     p.add_argument("--fullbody-warp", help="trained warp for lower-body garments and dresses (with --fullbody-generator); "
                                            "without the pair, they go through the tops' models")
     p.add_argument("--fullbody-generator", help="trained generator for lower-body garments and dresses")
@@ -28,5 +31,6 @@ if __name__ == "__main__":
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     print(export_weights(a.parser, a.warp, a.generator, a.out, dtype=getattr(torch, a.dtype),
-                         garment_segmenter=a.garment_segmenter, fullbody_warp=a.fullbody_warp,
+                         garment_segmenter=a.garment_segmenter, fullbody_parser=a.fullbody_parser,
+                         fullbody_warp=a.fullbody_warp,
                          fullbody_generator=a.fullbody_generator))

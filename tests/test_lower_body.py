@@ -161,8 +161,8 @@ def test_agnostic_masks_of_the_lower_body_and_the_dress(category):
 def _pipeline_with_fullbody(tmp_path):
     base = TryOnPipeline.untrained(**TINY, seed=0)
     other = TryOnPipeline.untrained(**TINY, seed=1)
-    TryOnPipeline(parser=base.parser, warp=base.warp, generator=base.generator, fullbody_warp=other.warp,
-                  fullbody_generator=other.generator).save_pretrained(tmp_path / "p")
+    TryOnPipeline(parser=base.parser, warp=base.warp, generator=base.generator, fullbody_parser=other.parser,
+                  fullbody_warp=other.warp, fullbody_generator=other.generator).save_pretrained(tmp_path / "p")
     return TryOnPipeline.from_pretrained(tmp_path / "p"), base
 
 
@@ -171,10 +171,17 @@ def test_lower_and_dress_go_through_the_fullbody_models_even_in_a_mixed_batch(tm
     assert pipe.models_for("upper") == (pipe.warp, pipe.generator)
     assert pipe.models_for("lower") == pipe.models_for("dress") == (pipe.fullbody_warp, pipe.fullbody_generator)
     assert tops_only.models_for("lower") == (tops_only.warp, tops_only.generator)
+    assert pipe.parser_for("upper") is pipe.parser and pipe.parser_for("dress") is pipe.fullbody_parser
+    assert tops_only.parser_for("lower") is tops_only.parser
     person, garment = synthetic_person(3, (512, 384))
     categories = ["lower", "upper", "dress"]
     framed = [pipe.frame(person, garment, category=c) for c in categories]
-    mixed = pipe.render(pipe.represent(framed, categories))
+    batch = pipe.represent(framed, categories)
+    for i, category in enumerate(categories):  # each crop parsed by its category's parser
+        own = pipe.parse(batch["person"][i:i + 1], framed[i].person_mask[None], category)[0]
+        assert np.array_equal(batch["parse"][i].numpy(), own)
+    assert not np.array_equal(pipe.parse(batch["person"][:1], None, "upper"), pipe.parse(batch["person"][:1], None, "lower"))
+    mixed = pipe.render(batch)
     for i, category in enumerate(categories):
         alone = pipe.render(pipe.represent([framed[i]], [category]))
         assert torch.allclose(mixed.image[i], alone.image[0], atol=1e-5), category

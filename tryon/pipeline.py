@@ -227,19 +227,21 @@ class TryOnPipeline(DiffusionPipeline):
 
     Lower-body garments and dresses go through their own warp and generator (`fullbody_warp`,
     `fullbody_generator`: trained on full-body photos, framed head to feet) when the pipeline has them, tops through
-    `warp` and `generator`; a batch may mix categories (`models_for`).
+    `warp` and `generator`; a batch may mix categories (`models_for`). Likewise a person framed head to feet is
+    parsed by `fullbody_parser` when there is one (a parser trained on street photos), else by `parser`.
     """
 
-    _optional_components = ["garment_segmenter", "fullbody_warp", "fullbody_generator"]
+    _optional_components = ["garment_segmenter", "fullbody_parser", "fullbody_warp", "fullbody_generator"]
 
     def __init__(self, parser: HumanParser, warp: GeometricMatcher, generator: TryOnGenerator,
-                 garment_segmenter: HumanParser | None = None, fullbody_warp: GeometricMatcher | None = None,
-                 fullbody_generator: TryOnGenerator | None = None):
+                 garment_segmenter: HumanParser | None = None, fullbody_parser: HumanParser | None = None,
+                 fullbody_warp: GeometricMatcher | None = None, fullbody_generator: TryOnGenerator | None = None):
         super().__init__()
         if (fullbody_warp is None) != (fullbody_generator is None):
             raise TryOnError("the full-body models come as a pair: give both fullbody_warp and fullbody_generator")
         self.register_modules(parser=parser, warp=warp, generator=generator, garment_segmenter=garment_segmenter,
-                              fullbody_warp=fullbody_warp, fullbody_generator=fullbody_generator)
+                              fullbody_parser=fullbody_parser, fullbody_warp=fullbody_warp,
+                              fullbody_generator=fullbody_generator)
         self.pose_detector = PoseDetector()
         self.mirror_average = True
 
@@ -249,6 +251,13 @@ class TryOnPipeline(DiffusionPipeline):
         if check_category(category) != "upper" and self.fullbody_warp is not None:
             return self.fullbody_warp, self.fullbody_generator
         return self.warp, self.generator
+
+    def parser_for(self, category: str) -> HumanParser:
+        """The parser for a person framed for a garment of `category`: the full-body parser for a lower-body garment
+        or a dress when the pipeline has one, else the parser."""
+        if check_category(category) != "upper" and self.fullbody_parser is not None:
+            return self.fullbody_parser
+        return self.parser
 
     def _by_models(self, batch: dict, run) -> list:
         """`run(warp, generator, sub_batch)` (returning a tuple of [n, ...] tensors, or None) on each group of the
@@ -297,16 +306,17 @@ class TryOnPipeline(DiffusionPipeline):
             )
 
     @classmethod
-    def from_models(cls, parser, warp, generator, garment_segmenter=None, fullbody_warp=None,
+    def from_models(cls, parser, warp, generator, garment_segmenter=None, fullbody_parser=None, fullbody_warp=None,
                     fullbody_generator=None) -> "TryOnPipeline":
         """Assemble from trained model folders (each a save_pretrained folder, e.g. runs/viton_warp/best); without
-        a garment segmenter, garments are cut out of plain backgrounds only; without the full-body pair, lower-body
-        garments and dresses go through the tops' models."""
+        a garment segmenter, garments are cut out of plain backgrounds only; without the full-body models, lower-body
+        garments and dresses go through the tops' models (and persons framed head to feet through the parser)."""
         optional = lambda cls_, path, name: path and load_pretrained(cls_, path, name).eval()
         return cls(parser=load_pretrained(HumanParser, parser, "parser").eval(),
                    warp=load_pretrained(GeometricMatcher, warp, "warp").eval(),
                    generator=load_pretrained(TryOnGenerator, generator, "generator").eval(),
                    garment_segmenter=optional(HumanParser, garment_segmenter, "garment_segmenter"),
+                   fullbody_parser=optional(HumanParser, fullbody_parser, "parser"),
                    fullbody_warp=optional(GeometricMatcher, fullbody_warp, "warp"),
                    fullbody_generator=optional(TryOnGenerator, fullbody_generator, "generator"))
 
@@ -316,8 +326,8 @@ class TryOnPipeline(DiffusionPipeline):
         if dtype is None:
             return super().save_pretrained(save_directory, **kwargs)
         cast = {name: torch.nn.Module.to(copy.deepcopy(getattr(self, name)), dtype=dtype)
-                for name in ("parser", "warp", "generator", "garment_segmenter", "fullbody_warp", "fullbody_generator")
-                if getattr(self, name) is not None}
+                for name in ("parser", "warp", "generator", "garment_segmenter", "fullbody_parser", "fullbody_warp",
+                             "fullbody_generator") if getattr(self, name) is not None}
         return type(self)(**cast).save_pretrained(save_directory, **kwargs)
 
     # the steps ------------------------------------------------------------------------------------------------
@@ -366,10 +376,12 @@ class TryOnPipeline(DiffusionPipeline):
         return FramedGarment(cloth=cloth, cloth_mask=cloth_mask, full=full, full_mask=full_mask)
 
     @torch.inference_mode()
-    def parse(self, person: torch.Tensor, person_mask: np.ndarray | None = None) -> np.ndarray:
-        """Person crops [N,3,H,W] in [-1,1] at the models' size -> body-parse labels [N,H,W] uint8; with the crops'
-        person masks ([N,H,W] bool, FramedPerson.person_mask), background outside them (tryon.preprocess.parse)."""
-        labels = self.parser(person.to(self.device, self.parser.dtype)).argmax(1).to(torch.uint8).cpu().numpy()
+    def parse(self, person: torch.Tensor, person_mask: np.ndarray | None = None, category: str = "upper") -> np.ndarray:
+        """Person crops [N,3,H,W] in [-1,1] at the models' size, framed for a garment of `category` -> body-parse
+        labels [N,H,W] uint8 (by `parser_for(category)`); with the crops' person masks ([N,H,W] bool,
+        FramedPerson.person_mask), background outside them (tryon.preprocess.parse)."""
+        parser = self.parser_for(category)
+        labels = parser(person.to(self.device, parser.dtype)).argmax(1).to(torch.uint8).cpu().numpy()
         if person_mask is None:
             return labels
         return np.stack([keep_on_person(lab, m) for lab, m in zip(labels, person_mask)])
@@ -385,7 +397,11 @@ class TryOnPipeline(DiffusionPipeline):
         """
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
-        parse = self.parse(person, np.stack([f.person_mask for f in framed])) if parse is None else parse
+        if parse is None:
+            masks, parse = np.stack([f.person_mask for f in framed]), np.zeros(person[:, 0].shape, np.uint8)
+            for category in set(categories):
+                index = [i for i, c in enumerate(categories) if c == category]
+                parse[index] = self.parse(person[index], masks[index], category)
         masks = [agnostic_mask(p, f.pose, c) for p, f, c in zip(parse, framed, categories)]
         tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(device)
         batch = {
@@ -607,9 +623,10 @@ def load_pipeline(weights=None, device: str = "cpu", dtype: torch.dtype = torch.
 
 
 def export_weights(parser, warp, generator, out, dtype: torch.dtype = torch.float16, garment_segmenter=None,
-                   fullbody_warp=None, fullbody_generator=None) -> Path:
+                   fullbody_parser=None, fullbody_warp=None, fullbody_generator=None) -> Path:
     """Assemble a pipeline from trained model folders and save it to `out` with weights in `dtype`."""
-    pipe = TryOnPipeline.from_models(parser, warp, generator, garment_segmenter, fullbody_warp, fullbody_generator)
+    pipe = TryOnPipeline.from_models(parser, warp, generator, garment_segmenter, fullbody_parser, fullbody_warp,
+                                     fullbody_generator)
     pipe.save_pretrained(out, dtype=dtype)
     log.info("saved the pipeline (%s weights) to %s", dtype, out)
     return Path(out)
