@@ -398,10 +398,10 @@ class TryOnPipeline(DiffusionPipeline):
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
         if parse is None:
-            masks, parse = np.stack([f.person_mask for f in framed]), np.zeros(person[:, 0].shape, np.uint8)
-            for category in set(categories):
+            on_person, parse = np.stack([f.person_mask for f in framed]), np.zeros(person[:, 0].shape, np.uint8)
+            for category in sorted(set(categories)):  # each category's crops by its parser (parser_for)
                 index = [i for i, c in enumerate(categories) if c == category]
-                parse[index] = self.parse(person[index], masks[index], category)
+                parse[index] = self.parse(person[index], on_person[index], category)
         masks = [agnostic_mask(p, f.pose, c) for p, f, c in zip(parse, framed, categories)]
         tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(device)
         batch = {
