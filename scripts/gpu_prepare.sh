@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Run HERE (the CPU machine) before a lent-GPU session; what the GPU run needs lands in data_cache/gpu/:
-#   viton_packed.tar.gz  data_cache/viton_packed in one file: VITON packed small, the first 4,200 train pairs (of
-#                        6,424: the garment segmenter and the candidate street parser in weights/ took 12 MiB of
-#                        the carry) at WebP quality 40 (about 35 dB from the originals), the first 120 test pairs
-#                        (the GPU run's validation) at quality 70
-#                        (200 until the app's CC0 garment photos and screenshots took 0.6 MiB of the tracked files)
+#   viton_packed.tar.gz  data_cache/viton_packed in one file: VITON packed small, the first 600 train pairs (of
+#                        6,424) at WebP quality 40 (about 35 dB from the originals), the first 60 test pairs (the
+#                        GPU run's validation) at quality 70. It was 4,200 and 120 until the full-body parser,
+#                        warp and generator (lower-body garments and dresses, 21 MiB) joined weights/; a GPU run
+#                        that wants more pairs must leave weights/fullbody_* behind (train_gpu.sh does not read
+#                        them: move them out of the checkout for the device call, back after) and pack more here
 #   site.tar.xz          diffusers and importlib_metadata, which the GPU machine lacks, without diffusers'
 #                        pipelines and schedulers (the models need neither)
 # With the tracked files (weights/ included) this stays under the 64 MiB a device call may carry (33,000 small
 # files would not: they are counted by the disk blocks they take, hence the archive).
-# Then, on the lent machine: scripts/train_gpu.sh with carry = [data_cache/gpu].
+# Then, on the lent machine: scripts/train_gpu.sh with carry = [data_cache/gpu]. TRAIN_PAIRS / TEST_PAIRS change the
+# pack's size (delete data_cache/viton_packed to repack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VITON=${1:-../shared/datasets/viton}
 PACK=data_cache/viton_packed
 if [ ! -f $PACK/test_pairs.txt ]; then
   rm -rf $PACK
-  .venv/bin/python scripts/pack_dataset.py "$VITON" $PACK --splits train --quality 40 --max-pairs train=4200
-  .venv/bin/python scripts/pack_dataset.py "$VITON" $PACK --splits test --quality 70 --max-pairs test=120
+  .venv/bin/python scripts/pack_dataset.py "$VITON" $PACK --splits train --quality 40 --max-pairs train=${TRAIN_PAIRS:-600}
+  .venv/bin/python scripts/pack_dataset.py "$VITON" $PACK --splits test --quality 70 --max-pairs test=${TEST_PAIRS:-60}
 fi
 tmp=$(mktemp -d)
 for pkg in diffusers==0.42.1 importlib_metadata==8.7.0; do
