@@ -17,15 +17,11 @@ from PIL import Image, ImageDraw
 
 from tryon.data.ccp import read_ccp
 from tryon.errors import TryOnError
+from tryon.evaluation import contact_grid
 from tryon.pipeline import load_pipeline
 from tryon.products import load_catalog
 
 THUMB = 320  # row height in pixels
-
-
-def thumb(image: Image.Image) -> Image.Image:
-    image = image.convert("RGB")
-    return image.resize((max(1, round(image.width * THUMB / image.height)), THUMB), Image.BICUBIC)
 
 
 def main():
@@ -60,14 +56,7 @@ def main():
                 continue
             rows.append([framed[0].photo, Image.open(garment.image), *outs])
             break
-    tiles = [[thumb(im) for im in row] for row in rows]
-    width = max(sum(t.width for t in row) for row in tiles)
-    sheet = Image.new("RGB", (width, THUMB * len(tiles)), "white")
-    for r, row in enumerate(tiles):
-        x = 0
-        for t in row:
-            sheet.paste(t, (x, r * THUMB))
-            x += t.width
+    sheet = contact_grid(rows, THUMB)
     ImageDraw.Draw(sheet).text((4, 4), " | ".join(["person", "garment", *map(str, a.weights)]), fill=(255, 0, 0))
     sheet.save(a.out, quality=90)
     print(f"{len(rows)} rows written to {a.out}")

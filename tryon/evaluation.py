@@ -222,18 +222,16 @@ class PerceptualMetrics:
         return out
 
 
-def _thumb(image: Image.Image) -> Image.Image:
-    return image.resize((max(1, round(image.width * THUMB_HEIGHT / image.height)), THUMB_HEIGHT), Image.BICUBIC)
-
-
-def _grid(rows: list[list[Image.Image]]) -> Image.Image:
-    rows = [[_thumb(im) for im in row] for row in rows]
+def contact_grid(rows: list[list[Image.Image]], height: int = THUMB_HEIGHT) -> Image.Image:
+    """Rows of images laid out as a sheet, each image scaled to `height` pixels (its aspect kept), on white."""
+    rows = [[im.convert("RGB").resize((max(1, round(im.width * height / im.height)), height), Image.BICUBIC)
+             for im in row] for row in rows]
     width = max(sum(im.width for im in row) for row in rows)
-    canvas = Image.new("RGB", (width, THUMB_HEIGHT * len(rows)), "white")
+    canvas = Image.new("RGB", (width, height * len(rows)), "white")
     for r, row in enumerate(rows):
         x = 0
         for im in row:
-            canvas.paste(im, (x, r * THUMB_HEIGHT))
+            canvas.paste(im, (x, r * height))
             x += im.width
     return canvas
 
@@ -353,7 +351,7 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
     out = Path(out_dir)
     write_text(out / "metrics.json", json.dumps({**summary, "cases": cases}, indent=1))
     write_text(out / "report.md", _report(summary, shown))
-    save_image(_grid(rows), out / "grid.png")
+    save_image(contact_grid(rows), out / "grid.png")
     log.info("evaluated %d of %d pairs: %s", len(cases), len(pairs),
              ", ".join(f"{k} {summary[k]:.4f}" for k in ("ssim", "psnr", "ssim_garment", "psnr_garment") if k in summary))
     return summary
