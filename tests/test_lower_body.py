@@ -268,3 +268,15 @@ def test_evaluate_reports_each_category_with_the_leg_coverage(tiny_pipeline, tmp
         if "hips_to_knees" in case:
             assert 0 <= by[case["category"]]["covers_hips_to_knees"] <= 1
     assert "| category |" in (tmp_path / "eval" / "report.md").read_text()
+
+
+def test_a_pipeline_folder_gives_its_fullbody_models_to_from_models(tmp_path):
+    pipe, _ = _pipeline_with_fullbody(tmp_path)
+    folder = tmp_path / "p"
+    again = TryOnPipeline.from_models(folder, folder, folder, fullbody_parser=folder, fullbody_warp=folder,
+                                      fullbody_generator=folder)
+    for name in ("fullbody_parser", "fullbody_warp", "fullbody_generator"):
+        own, read = getattr(pipe, name).state_dict(), getattr(again, name).state_dict()
+        assert all(torch.equal(own[k], read[k]) for k in own), name
+    first = lambda model: next(iter(model.state_dict().values()))
+    assert not torch.equal(first(again.fullbody_generator), first(again.generator))  # not the tops' models

@@ -316,9 +316,9 @@ class TryOnPipeline(DiffusionPipeline):
                    warp=load_pretrained(GeometricMatcher, warp, "warp").eval(),
                    generator=load_pretrained(TryOnGenerator, generator, "generator").eval(),
                    garment_segmenter=optional(HumanParser, garment_segmenter, "garment_segmenter"),
-                   fullbody_parser=optional(HumanParser, fullbody_parser, "parser"),
-                   fullbody_warp=optional(GeometricMatcher, fullbody_warp, "warp"),
-                   fullbody_generator=optional(TryOnGenerator, fullbody_generator, "generator"))
+                   fullbody_parser=optional(HumanParser, fullbody_parser, "fullbody_parser"),
+                   fullbody_warp=optional(GeometricMatcher, fullbody_warp, "fullbody_warp"),
+                   fullbody_generator=optional(TryOnGenerator, fullbody_generator, "fullbody_generator"))
 
     def save_pretrained(self, save_directory, dtype: torch.dtype | None = None, **kwargs):
         """Write model_index.json and one folder per model (safetensors); with `dtype` (e.g. torch.float16), the
