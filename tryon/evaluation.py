@@ -63,7 +63,6 @@ def render(pipe, framed: list, categories: list[str], method: str = "model",
     `with_masks`, also each try-on's warped garment mask and paste mask, at the models' size (bool, float)."""
     with torch.inference_mode():
         batch = pipe.represent(framed, categories)
-        warped_mask = None
         if method == "model":
             result = pipe.render(batch)
             composites = pipe.compose(batch, result)
@@ -308,13 +307,12 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
                 region = torch.from_numpy(np.isin(truth, GARMENT_LABELS[pair.category]))[None, None]
                 case.update(ssim=ssim(fake, real).item(), psnr=psnr(fake, real).item(),
                             ssim_garment=ssim(fake, real, region).item(), psnr_garment=psnr(fake, real, region).item())
-            if pair.category != "upper":
-                size = pipe.size
+            if pair.category != "upper":  # the legs' coverage, at the models' size
                 changed = np.abs(np.asarray(image, np.int16) - np.asarray(f.photo, np.int16)).max(-1) > 4
                 case.update(lower_body_checks(
                     f.pose, warped_mask, paste_mask, pair.category,
-                    None if truth is None else framing.crop_map(truth, f.box, *size),
-                    framing.crop_map(changed.astype(np.uint8), f.box, *size) > 0))
+                    None if truth is None else framing.crop_map(truth, f.box, *pipe.size),
+                    framing.crop_map(changed.astype(np.uint8), f.box, *pipe.size) > 0))
             if extra is not None:
                 extra.update(fake, real)
             cases.append(case)

@@ -145,6 +145,8 @@ def read_dresscode(root, split="train", mode="paired", pairs_file=None, categori
     root, mode = Path(root), _check_mode(mode)
     if categories is None:
         categories = [c for c in DRESSCODE_CATEGORIES if (root / c).is_dir()]
+        if not categories:
+            raise DatasetError(f"{root}: no DressCode category folder ({', '.join(DRESSCODE_CATEGORIES)})")
     records = []
     for folder in categories:
         if folder not in DRESSCODE_CATEGORIES:
