@@ -106,6 +106,7 @@ def unpose(rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple
     y0, x0 = max(0, int(ys.min() - pad)), max(0, int(xs.min() - pad))
     y1, x1 = min(mask.shape[0], int(ys.max() + pad) + 1), min(mask.shape[1], int(xs.max() + pad) + 1)
     rgb, mask = rgb[y0:y1, x0:x1].astype(np.float32), mask[y0:y1, x0:x1]
+    rgb[~mask] = 255  # on white before resampling, so no street colour bleeds into the garment's edge
     h, w = mask.shape
     angle = np.deg2rad(rng.uniform(-8, 8))
     sx, sy = rng.uniform(0.85, 1.15, size=2)
