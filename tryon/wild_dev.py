@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from scipy import ndimage
 from tqdm import tqdm
@@ -131,17 +130,11 @@ def crop_size(box, model_size) -> tuple[int, int]:
 @torch.inference_mode()
 def reference_warp(pipe, batch, size) -> torch.Tensor:
     """The sampling grid of the pipeline's warp for batch item 0 at `size` (height, width): the TPS evaluated there,
-    the flow refiners' correction upsampled bicubically: [1, H, W, 2]."""
-    matcher = pipe.warp
-    person = batch["repr"][:1]
-    cloth = torch.cat([batch["cloth"][:1], batch["cloth_mask"][:1]], 1)
-    points = matcher.control_points(person, cloth)
-    grid = matcher.grid(points, *size)
-    if matcher.refiner is not None:
-        flow = F.interpolate(matcher.flow(person, cloth, points).float(), size=size, mode="bicubic",
-                             align_corners=False)
-        grid = grid + flow.permute(0, 2, 3, 1)
-    return grid
+    the flow refiners' correction upsampled bicubically (not low-passed, as the pipeline's own is): [1, H, W, 2]."""
+    parts = pipe.warp_parts(batch)
+    matcher = pipe.models_for(batch["category"][0])[0]
+    return matcher.sampling_grid(parts.control_points[:1], None if parts.flow is None else parts.flow[:1], *size,
+                                 flow_mode="bicubic")
 
 
 def _frame_full(path, size, text_mask=None):
