@@ -58,10 +58,16 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite0Encoder(nn.Module):
-    """x [N, 3, H, W] in [-1, 1] -> five features at strides 2, 4, 8, 16, 32 (FEATURE_CHANNELS channels)."""
+    """x [N, 3, H, W] in [-1, 1] -> five features at strides 2, 4, 8, 16, 32 (FEATURE_CHANNELS channels).
 
-    def __init__(self):
+    `num_features` < 5 builds the trunk only up to the block of the last feature asked for (strides 2 to
+    2^num_features), which a perceptual loss on the fine strides needs and nothing more.
+    """
+
+    def __init__(self, num_features: int = 5):
         super().__init__()
+        if not 1 <= num_features <= len(FEATURE_BLOCKS):
+            raise ValueError(f"num_features must be 1 to {len(FEATURE_BLOCKS)}, not {num_features}")
         self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, 2, bias=False)
         self._bn0 = nn.BatchNorm2d(STEM_CHANNELS, eps=BN_EPS)
         blocks, c_in = [], STEM_CHANNELS
@@ -69,7 +75,7 @@ class EfficientNetLite0Encoder(nn.Module):
             for i in range(repeats):
                 blocks.append(MBConv(c_in, c_out, kernel, stride if i == 0 else 1, expand))
                 c_in = c_out
-        self._blocks = nn.ModuleList(blocks)
+        self._blocks = nn.ModuleList(blocks[:FEATURE_BLOCKS[num_features - 1] + 1])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = F.relu6(self._bn0(self._conv_stem(x)))
