@@ -59,6 +59,9 @@ class TrainConfig:
     lambda_ssim: float = 0.0  # generator and warp stages: 1 - SSIM of the image (the metric's own window); 0: off
     lambda_fm: float = 10.0
     lambda_vgg: float = 10.0  # used only with vgg_weights
+    lambda_perceptual: float = 0.0  # generator stage: L1 of EfficientNet-Lite0 ImageNet features (strides 2-8); 0: off
+    lambda_aligned: float = 0.0  # generator stage: 1 - composition mask where the warped garment matches the person
+    aligned_threshold: float = 0.2  # mean |warped - person| over RGB (images in [-1, 1]) under which a pixel matches
     lambda_mask: float = 1.0
     lambda_grid: float = 0.04  # warp stage: TPS control-grid smoothness
     lambda_flow: float = 1.0  # warp stage: total variation of the flow refiner's correction (grid units)
@@ -95,10 +98,11 @@ class TrainConfig:
         if self.warp_grid_size < 2:
             raise TryOnError(f"warp_grid_size must be at least 2, not {self.warp_grid_size}")
         for name in ("time_limit_s", "num_workers", "val_every", "lambda_gan", "lambda_l1", "lambda_ssim", "lambda_fm",
-                     "lambda_vgg", "lambda_mask", "lambda_grid", "lambda_flow", "warp_flow_channels"):
+                     "lambda_vgg", "lambda_perceptual", "lambda_aligned", "lambda_mask", "lambda_grid",
+                     "lambda_flow", "warp_flow_channels"):
             if getattr(self, name) < 0:
                 raise TryOnError(f"{name} must be 0 or more, not {getattr(self, name)}")
-        for name in ("lr", "lr_d"):
+        for name in ("lr", "lr_d", "aligned_threshold"):
             if not getattr(self, name) > 0:
                 raise TryOnError(f"{name} must be above 0, not {getattr(self, name)}")
         for name in ("beta1", "beta2", "ema_decay"):

