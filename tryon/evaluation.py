@@ -323,7 +323,8 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
                          f"{failures[0]['reason'] if failures else 'the dataset is empty'}")
 
     summary = {"method": method, "data": str(data), "split": split, "mode": mode, "weights": weights_name,
-               **({"mirror_average": pipe.mirror_average} if method == "model" else {}),
+               **({"mirror_average": pipe.mirror_average, "pose_laid_lower": pipe.pose_laid_lower}
+                  if method == "model" else {}),
                "pairs": len(pairs), "n": len(cases)}
     if paired:
         for key in ("ssim", "psnr", "ssim_garment", "psnr_garment"):

@@ -38,6 +38,7 @@ from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
 from tryon.models.generator import GeneratorOutput
+from tryon.models.pose_warp import pose_grid
 from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
@@ -244,6 +245,7 @@ class TryOnPipeline(DiffusionPipeline):
                               fullbody_generator=fullbody_generator)
         self.pose_detector = PoseDetector()
         self.mirror_average = True
+        self.pose_laid_lower = True
 
     def models_for(self, category: str) -> tuple[GeometricMatcher, TryOnGenerator]:
         """The (warp, generator) that render a garment of `category`: the full-body pair for a lower-body garment or
@@ -261,29 +263,31 @@ class TryOnPipeline(DiffusionPipeline):
 
     def _by_models(self, batch: dict, run) -> list:
         """`run(warp, generator, sub_batch)` (returning a tuple of [n, ...] tensors, or None) on each group of the
-        batch that one pair of models renders; the groups' results put back in the batch's order."""
+        batch that one pair of models renders; the groups' results put back in the batch's order (a group's None
+        beside another group's tensor, a flow that one warp does not have, counts as zeros)."""
         groups: dict[int, list[int]] = {}
         for i, category in enumerate(batch["category"]):
             groups.setdefault(id(self.models_for(category)[0]), []).append(i)
         if len(groups) == 1:
             return list(run(*self.models_for(batch["category"][0]), batch))
-        order, parts = [], []
+        order, parts, sizes = [], [], []
         for indices in groups.values():
             index = torch.tensor(indices, device=batch["repr"].device)
             sub = {k: v.index_select(0, index) if isinstance(v, torch.Tensor) else [v[i] for i in indices]
                    for k, v in batch.items()}
             order += indices
+            sizes.append(len(indices))
             parts.append(run(*self.models_for(sub["category"][0]), sub))
         back = torch.argsort(torch.tensor(order))
         merged = []
         for values in zip(*parts):
-            if all(v is None for v in values):
+            given = [v for v in values if v is not None]
+            if not given:
                 merged.append(None)
-            elif any(v is None for v in values):
-                raise TryOnError("the tops' and the full-body warps differ in kind (one has flow refiners, the "
-                                 "other not): a batch cannot mix their categories")
-            else:
-                merged.append(torch.cat(values)[back.to(values[0].device)])
+                continue
+            # a group without a flow (a warp without refiners, no garment laid by the pose) has a zero one
+            values = [v if v is not None else given[0].new_zeros(n, *given[0].shape[1:]) for v, n in zip(values, sizes)]
+            merged.append(torch.cat(values)[back.to(given[0].device)])
         return merged
 
     @property
@@ -426,10 +430,39 @@ class TryOnPipeline(DiffusionPipeline):
             person, cloth = batch["repr"], torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
             points = matcher.control_points(person, cloth)
             flow = matcher.flow(person, cloth, points) if matcher.refiner is not None else None
+            if self.pose_laid_lower:
+                points, flow = self._lay_by_pose(batch, matcher, points, flow)
             grid = matcher.sampling_grid(points, flow, *person.shape[-2:])
             return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow
 
         return Warped(*self._by_models(batch, run))
+
+    @staticmethod
+    def _lay_by_pose(batch: dict, matcher: GeometricMatcher, points: torch.Tensor,
+                     flow: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The warp of each lower-body garment laid out by the pose (tryon.models.pose_warp) in place of the
+        learnt one where the pose and the garment allow it, as the learnt warp's parts: its TPS control points
+        reset to the identity and the whole pose-laid grid carried as the flow (at the flow's size, half the
+        models'; the grid is smooth within each part). The others' warps are left as they are."""
+        height, width = batch["cloth_mask"].shape[-2:]
+        laid = {}
+        for i, category in enumerate(batch["category"]):
+            if category == "lower":
+                grid = pose_grid(batch["pose"][i].float().cpu().numpy(), batch["cloth_mask"][i, 0].float().cpu().numpy() > 0.5)
+                if grid is not None:
+                    laid[i] = grid
+        if not laid:
+            return points, flow
+        points = points.clone()
+        if flow is None:
+            flow = torch.zeros(points.shape[0], 2, height // 2, width // 2, device=points.device)
+        flow = flow.clone()
+        identity = matcher.grid(matcher.lattice[None], height, width)[0]
+        for i, grid in laid.items():
+            points[i] = matcher.lattice
+            offset = (grid.to(identity.device) - identity).permute(2, 0, 1)[None]
+            flow[i] = F.interpolate(offset, size=flow.shape[-2:], mode="bilinear", align_corners=False)[0].to(flow.dtype)
+        return points, flow
 
     def warp_garment(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """The garment warped onto each person: (RGB [N,3,H,W] in [-1,1], mask [N,1,H,W])."""

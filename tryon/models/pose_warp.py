@@ -1,0 +1,266 @@
+"""A warp for trousers, shorts and skirts laid out by the body's pose instead of learnt.
+
+The learnt full-body warp saw 441 worn garments; on a flat product photo with the legs apart it draws the legs thin
+and short, or leaves a patch at the hip. The geometry of a lower-body garment is simple enough to write down, part
+by part, so that nothing can fold:
+- the garment (`GarmentShape`, from its mask at model size, turned upright when it leans): per row, its outer
+  edges; and when rows below a crotch hold two runs down to the hem (trousers, shorts), each leg's run per row;
+- the person (from the pose at model size): the waist a quarter of a thigh above the hip joints and 1.5 hip spans
+  wide, the crotch a third of a thigh below the joints, each leg along hip -> knee -> ankle (over the top of the
+  foot); a garment whose length for its waist is a full-length one reaches the ankles, a shorter one its own
+  length scaled as its waist is; widths follow the garment's, never thinner than a quarter of a thigh.
+- each person pixel reads the garment part it lies in: between the waist and the crotch (a skirt: down to its hem)
+  the same fraction of the way down the garment and the same fraction across its row; on a leg, the same fraction
+  along the garment's leg and the same share of its half-width, on the same side.
+These proportions are the medians of CCP's train photos (worn trousers against mediapipe's joints, `tryon
+prepare-ccp`).
+
+`pose_grid` returns the sampling grid for `tryon.models.warp.warp`, or None where the pose or the garment does not
+allow it (no hips or knees seen; a garment mask too small): the caller falls back to a learnt warp.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from tryon.data.labels import J
+
+WAIST_ABOVE_HIPS = 0.25  # the waistband above the hip joints, in thighs (CCP train median 0.24)
+WAIST_HALF = 0.75  # the worn waist's half-width, in hip-joint spans (CCP: 1.0 at the top row, 1.7 at the hip row)
+HIP_HALF = 0.9
+CROTCH_BELOW_HIPS = 0.35  # in thighs (CCP: 0.32 to 0.49; legs together read lower)
+MIN_LEG_HALF = 0.14  # a leg's least half-width, in thighs (CCP: legs are 0.30 thighs wide at the knee)
+FOOT = 0.12  # a full-length leg reaches past the ankle by this share of the shin
+FLAT = 1.45  # a flat garment's waist (half the waist around) is this much wider than a worn one seen from the front
+FULL_LENGTH = 0.8  # a garment reaching this share of the way from the waist to the ankles is full length
+MIN_PIXELS = 200
+SHARE = 1.6  # past a leg's edge by this share of its half-width, a pixel reads there (just off the garment)
+
+
+@dataclass
+class GarmentShape:
+    """A lower-body garment's silhouette, upright: for rows `top`..`bottom` of the turned mask, the outer edges
+    `left` and `right` (float arrays indexed by row - top; gaps filled in); the waist row `waist` and its width;
+    with legs, the crotch row and each leg's (image-left first) edges per row from the crotch to its hem
+    (`legs`: [(rows, a, b)], a < b). `back` maps turned (x, y) to the mask's pixels."""
+
+    top: int
+    bottom: int
+    left: np.ndarray
+    right: np.ndarray
+    waist: float
+    waist_width: float
+    back: callable
+    crotch: int | None = None
+    legs: list | None = None
+
+    @property
+    def length(self) -> float:
+        return float(self.bottom - self.waist + 1)
+
+    def edges(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The outer edges at (fractional) rows."""
+        index = np.arange(self.top, self.bottom + 1)
+        return np.interp(rows, index, self.left), np.interp(rows, index, self.right)
+
+
+def _runs(row: np.ndarray, least: int) -> list[tuple[int, int]]:
+    """The [start, end) runs of True in a bool row, at least `least` long."""
+    edges = np.diff(np.concatenate([[0], row.astype(np.int8), [0]]))
+    return [(a, b) for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]) if b - a >= least]
+
+
+def _upright(mask: np.ndarray):
+    """The mask turned so that its main axis is vertical, when it leans by 5 to 35 degrees and is clearly longer
+    than wide, and the map from the turned image's (x, y) back to the mask's; otherwise the mask as it is."""
+    ys, xs = np.nonzero(mask)
+    centre = np.array([xs.mean(), ys.mean()])
+    values, vectors = np.linalg.eigh(np.cov(np.stack([xs, ys])))
+    axis = vectors[:, 1] * (1 if vectors[1, 1] >= 0 else -1)  # the long axis, pointing down
+    angle = np.arctan2(axis[0], axis[1])  # from vertical
+    if values[1] < 1.7 * values[0] or not np.radians(5) < abs(angle) < np.radians(35):
+        return mask, lambda p: np.asarray(p, float)
+    size = int(np.ceil(np.hypot(*mask.shape))) + 2
+    c, s = np.cos(angle), np.sin(angle)
+    rotate = np.array([[c, s], [-s, c]])  # turned offsets -> the mask's: the turned image's down is `axis`
+    mid = np.array([size / 2, size / 2])
+
+    def back(p):
+        return (np.asarray(p, float) - mid) @ rotate.T + centre
+
+    rows, cols = np.mgrid[:size, :size]
+    source = back(np.stack([cols, rows], -1).reshape(-1, 2))
+    turned = ndimage.map_coordinates(mask.astype(np.uint8), [source[:, 1], source[:, 0]], order=0, cval=0)
+    return turned.reshape(size, size) > 0, back
+
+
+def _filled(rows: np.ndarray, values: list, top: int, bottom: int) -> np.ndarray:
+    index = np.arange(top, bottom + 1)
+    return np.interp(index, rows, values) if len(rows) else np.zeros(len(index))
+
+
+def garment_shape(mask: np.ndarray) -> GarmentShape | None:
+    """The silhouette of a lower-body garment from its bool mask [H, W] (waist at the top, as product photos and
+    the framed garments lie), or None when the mask is too small to read."""
+    if mask.sum() < MIN_PIXELS:
+        return None
+    turned, back = _upright(mask)
+    rows = np.nonzero(turned.any(1))[0]
+    top, bottom = int(rows.min()), int(rows.max())
+    least = max(2, int(0.02 * turned.shape[1]))
+    runs = {y: _runs(turned[y], least) for y in range(top, bottom + 1)}
+    seen = np.array([y for y in runs if runs[y]])
+    left = _filled(seen, [runs[y][0][0] for y in seen], top, bottom)
+    right = _filled(seen, [runs[y][-1][1] - 1 for y in seen], top, bottom)
+    width = right - left + 1
+    # the waist: the first row at least 60% as wide as the widest of the top third (a hanger's hook is narrower)
+    upper = width[: max(1, (bottom - top) // 3)]
+    waist = top + int(np.argmax(upper >= 0.6 * upper.max()))
+    shape = GarmentShape(top=top, bottom=bottom, left=left, right=right, waist=float(waist),
+                         waist_width=float(width[waist - top]), back=back)
+
+    # two legs: a block of two-run rows reaching (near) the hem, at least 15% of the garment long
+    length = bottom - waist + 1
+    gap, crotch = 0, None
+    for y in range(bottom, waist, -1):
+        if len(runs[y]) >= 2:
+            crotch, gap = y, 0
+        elif crotch is not None or bottom - y > 0.15 * length:
+            gap += 1
+            if gap > 0.03 * length:
+                break
+    if crotch is None or bottom - crotch < 0.15 * length or crotch - waist < 0.1 * length:
+        return shape
+    legs = []
+    for start in sorted(sorted(runs[crotch], key=lambda r: r[1] - r[0])[-2:]):
+        track, current = [], start
+        for y in range(crotch, bottom + 1):  # follow the leg down: the run nearest the one a row above
+            centre = (current[0] + current[1]) / 2
+            near = min(runs[y], key=lambda r: abs((r[0] + r[1]) / 2 - centre), default=None)
+            if near is None or abs((near[0] + near[1]) / 2 - centre) > current[1] - current[0]:
+                break
+            track.append((y, near[0], near[1] - 1))
+            current = near
+        legs.append(tuple(np.array(v, float) for v in zip(*track)))
+    shape.crotch, shape.legs = crotch, legs
+    return shape
+
+
+def _joint(pose: np.ndarray, name: str) -> np.ndarray | None:
+    return pose[J[name], :2].astype(float) if pose[J[name], 2] > 0 else None
+
+
+def _project(points: np.ndarray, polyline: np.ndarray):
+    """Each point [P, 2] against a polyline [K, 2]: (arc length of the nearest point, signed distance, positive on
+    the image-right of the polyline's direction)."""
+    best = np.full(len(points), np.inf)
+    arc, side = np.zeros(len(points)), np.zeros(len(points))
+    start = 0.0
+    for a, b in zip(polyline, polyline[1:]):
+        step = b - a
+        length = max(float(np.hypot(*step)), 1e-6)
+        direction = step / length
+        t = np.clip((points - a) @ direction, 0, length)
+        offset = points - (a + t[:, None] * direction)
+        distance = np.hypot(offset[:, 0], offset[:, 1])
+        closer = distance < best
+        best[closer] = distance[closer]
+        arc[closer] = start + t[closer]
+        side[closer] = (offset @ np.array([direction[1], -direction[0]]))[closer]
+        start += length
+    return arc, side
+
+
+def _length(polyline: np.ndarray) -> float:
+    return float(np.hypot(*np.diff(polyline, axis=0).T).sum())
+
+
+def pose_grid(pose: np.ndarray, cloth_mask: np.ndarray) -> torch.Tensor | None:
+    """The pose-laid warp of a lower-body garment with mask `cloth_mask` (bool [H, W], model size) onto a person
+    with joints `pose` ([J, 3] pixels at the same size; unseen joints have confidence 0): a sampling grid
+    [H, W, 2] (float32, normalised for grid_sample), or None without both hips and a knee or a readable garment."""
+    garment = garment_shape(cloth_mask)
+    hips = [_joint(pose, n) for n in ("r_hip", "l_hip")]
+    if garment is None or any(h is None for h in hips):
+        return None
+    chains = [tuple(_joint(pose, side + n) for n in ("hip", "knee", "ankle")) for side in ("r_", "l_")]
+    chains.sort(key=lambda chain: chain[0][0])  # image-left leg first, as the garment's
+    knees = [k for _, k, _ in chains if k is not None]
+    if not knees:
+        return None
+    height, width = cloth_mask.shape
+    centre = (hips[0] + hips[1]) / 2
+    thigh = float(np.mean([np.hypot(*(k - h)) for h, k, _ in chains if k is not None]))
+    down = np.mean(knees, 0) - centre
+    down = down / max(float(np.hypot(*down)), 1e-6)
+    across = np.array([down[1], -down[0]])  # image right
+    span = float(np.hypot(*(hips[1] - hips[0])))
+    shoulders = [_joint(pose, n) for n in ("r_shoulder", "l_shoulder")]
+    if all(s is not None for s in shoulders):  # a person seen from the side has hip joints close together
+        span = max(span, 0.55 * float(np.hypot(*(shoulders[1] - shoulders[0]))))
+    span = max(span, 0.3 * thigh)
+    polylines = []
+    for hip, knee, ankle in chains:
+        knee = knee if knee is not None else hip + down * thigh
+        ankle = ankle if ankle is not None else knee + (knee - hip)
+        polylines.append(np.stack([hip, knee, ankle, ankle + FOOT * (ankle - knee)]))
+
+    scale = 2 * WAIST_HALF * span / garment.waist_width  # garment pixels -> person pixels, across
+    above = WAIST_ABOVE_HIPS * thigh
+    full = above + float(np.mean([_length(p) for p in polylines]))  # waist to past the ankles
+    worn_length = garment.length * FLAT * scale  # its length on the person, if laid flat in the photo
+    stretch = full / garment.length if worn_length >= FULL_LENGTH * full else FLAT * scale
+    least = MIN_LEG_HALF * thigh
+
+    ys, xs = np.mgrid[:height, :width]
+    pixels = np.stack([xs.ravel(), ys.ravel()], 1).astype(float)
+    waist_centre = centre - above * down
+    along = (pixels - waist_centre) @ down
+    lateral = (pixels - waist_centre) @ across
+    out = np.zeros((len(pixels), 2))  # the turned garment's (x, y) each pixel reads
+
+    def band(rows_below, half_width, start_row, end_row, where):
+        """Pixels `where` between the waist and `rows_below` (person pixels down the body) read the garment rows
+        start_row..end_row at the same fraction down, and the same fraction across its edges."""
+        f = along[where] / rows_below
+        half = half_width(f)
+        h = (lateral[where] + half) / (2 * half)
+        row = start_row + f * (end_row - start_row)
+        left, right = garment.edges(row)
+        out[where] = np.stack([left + h * (right - left), row], 1)
+
+    if garment.legs is None:
+        reach = min(garment.length * stretch, full)
+        spread = lambda d: abs((polylines[1][1] - polylines[0][1]) @ across) / 2 * np.clip(d / (above + thigh), 0, 1)
+        levels = np.array([0.0, above, 0.57 * reach, reach])
+        rows = garment.waist + levels / reach * (garment.bottom - garment.waist)
+        left, right = garment.edges(rows)
+        halves = np.maximum((right - left + 1) / 2 * scale, [WAIST_HALF * span, HIP_HALF * span, 0, 0])
+        halves = np.maximum(halves, [0, 0, spread(levels[2]) + least, spread(reach) + least])
+        band(reach, lambda f: np.interp(f * reach, levels, halves), garment.waist, garment.bottom, along == along)
+    else:
+        to_crotch = above + CROTCH_BELOW_HIPS * thigh
+        crotch_half = max(HIP_HALF * span, max(abs((p[0] - centre) @ across) for p in polylines) + least)
+        hips_part = along < to_crotch
+        band(to_crotch, lambda f: WAIST_HALF * span + f * (crotch_half - WAIST_HALF * span), garment.waist,
+             garment.crotch, hips_part)
+        legs = ~hips_part
+        hip_to_crotch = CROTCH_BELOW_HIPS * thigh
+        fits = []
+        for side, (polyline, (rows, a, b)) in enumerate(zip(polylines, garment.legs)):
+            # the hem lands as far below the waist as the garment's length says, the crotch where the body's is
+            hem = min((rows[-1] - garment.waist + 1) * stretch, full)
+            reach = max(hem - to_crotch, 0.2 * thigh)
+            arc, offset = _project(pixels[legs], polyline)
+            t = (arc - hip_to_crotch) / reach
+            row = rows[0] + t * (rows[-1] - rows[0])
+            ga, gb = np.interp(row, rows, a), np.interp(row, rows, b)
+            mid = (ga + gb) / 2
+            half = np.maximum((gb - ga + 1) / 2 * scale, least)  # this leg's half-width on the person
+            share = offset / half  # -1 at the image-left edge, 1 at the right
+            x = mid + np.clip(share, -SHARE, SHARE) * (gb - ga + 1) / 2
+            fits.append((np.abs(share), np.stack([x, row], 1)))
+        out[legs] = np.where((fits[0][0] <= fits[1][0])[:, None], fits[0][1], fits[1][1])  # the nearer leg's
+    grid = (2 * garment.back(out) + 1) / np.array([width, height]) - 1
+    return torch.from_numpy(grid.reshape(height, width, 2).astype(np.float32))
