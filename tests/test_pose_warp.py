@@ -104,17 +104,19 @@ def test_without_knees_or_hips_there_is_no_pose_laid_warp():
     assert pose_grid(no_hip, _trousers()) is None
 
 
-def test_the_pipeline_lays_lower_body_garments_by_the_pose_and_leaves_tops_alone():
+def test_the_pipeline_lays_bottoms_by_the_pose_and_leaves_tops_and_dresses_alone():
     pipe = TryOnPipeline.untrained(**TINY)
     torch.manual_seed(0)
-    mask = torch.from_numpy(_trousers()).float()[None, None].repeat(2, 1, 1, 1)
-    batch = {"repr": torch.randn(2, PERSON_REPR_CHANNELS, H, W), "cloth": torch.rand(2, 3, H, W) * 2 - 1,
-             "cloth_mask": mask, "pose": torch.from_numpy(np.stack([STANDING, STANDING])),
-             "category": ["upper", "lower"]}
+    mask = torch.from_numpy(np.stack([_trousers()] * 3)).float()[:, None]
+    batch = {"repr": torch.randn(3, PERSON_REPR_CHANNELS, H, W), "cloth": torch.rand(3, 3, H, W) * 2 - 1,
+             "cloth_mask": mask, "pose": torch.from_numpy(np.stack([STANDING] * 3)),
+             "category": ["upper", "lower", "dress"]}
     laid = pipe.warp_parts(batch)
-    pipe.pose_laid_lower = False
+    pipe.pose_layout = False
     learnt = pipe.warp_parts(batch)
-    assert torch.equal(laid.mask[0], learnt.mask[0]) and torch.equal(laid.control_points[0], learnt.control_points[0])
+    for i in (0, 2):  # a top and a dress: the learnt warp's
+        assert torch.equal(laid.mask[i], learnt.mask[i])
+        assert torch.equal(laid.control_points[i], learnt.control_points[i])
     expected = torch.from_numpy(_laid(_trousers())).float()
     assert (laid.mask[1, 0] - expected).abs().mean() < 0.03  # the flow carries the pose-laid grid at half size
     assert (learnt.mask[1, 0] - expected).abs().mean() > 0.1

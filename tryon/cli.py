@@ -122,7 +122,7 @@ def _cmd_evaluate(args) -> int:
     from tryon.evaluation import evaluate
 
     pipe = _load_pipeline(args, mirror_average=not args.single_pass)
-    pipe.pose_laid_lower = args.lower_warp == "pose"
+    pipe.pose_layout = args.fullbody_warp == "pose"
     summary = evaluate(pipe, args.data, args.out, split=args.split, mode=args.mode,
                        pairs_file=args.pairs, layout=args.layout, limit=args.limit, method=args.baseline,
                        batch_size=args.batch_size, lpips_weights=args.lpips_weights,
@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--baseline", default="model", choices=["model", "grey", "paste"],
                    help="model: the try-on; grey: the garment region left grey; paste: the flat garment in its box")
     e.add_argument("--batch-size", type=int, default=8)
-    e.add_argument("--lower-warp", default="pose", choices=["pose", "learned"],
+    e.add_argument("--fullbody-warp", default="pose", choices=["pose", "learned"],
                    help="lower-body garments: laid out by the pose (default) or by the learnt full-body warp")
     e.add_argument("--lpips-weights", help="local torchvision AlexNet weights file: adds LPIPS (needs torchmetrics)")
     e.add_argument("--inception-weights", help="local FID Inception weights file: adds FID, KID (needs torchmetrics)")

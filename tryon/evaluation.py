@@ -323,7 +323,7 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
                          f"{failures[0]['reason'] if failures else 'the dataset is empty'}")
 
     summary = {"method": method, "data": str(data), "split": split, "mode": mode, "weights": weights_name,
-               **({"mirror_average": pipe.mirror_average, "pose_laid_lower": pipe.pose_laid_lower}
+               **({"mirror_average": pipe.mirror_average, "pose_layout": pipe.pose_layout}
                   if method == "model" else {}),
                "pairs": len(pairs), "n": len(cases)}
     if paired:

@@ -230,6 +230,12 @@ class TryOnPipeline(DiffusionPipeline):
     `fullbody_generator`: trained on full-body photos, framed head to feet) when the pipeline has them, tops through
     `warp` and `generator`; a batch may mix categories (`models_for`). Likewise a person framed head to feet is
     parsed by `fullbody_parser` when there is one (a parser trained on street photos), else by `parser`.
+
+    `pose_layout` (True unless set otherwise): lay trousers, shorts and skirts out by the person's pose
+    (tryon.models.pose_warp) instead of the learnt warp, wherever the pose shows the hips and a knee and the
+    garment's silhouette can be read. The learnt full-body warp saw 564 worn garments and
+    draws a product photo's legs thin and short; laid by the pose, CC0 trousers and skirts cover the legs from the
+    hips to the knees in 82% of CCP val persons instead of 43%.
     """
 
     _optional_components = ["garment_segmenter", "fullbody_parser", "fullbody_warp", "fullbody_generator"]
@@ -245,7 +251,7 @@ class TryOnPipeline(DiffusionPipeline):
                               fullbody_generator=fullbody_generator)
         self.pose_detector = PoseDetector()
         self.mirror_average = True
-        self.pose_laid_lower = True
+        self.pose_layout = True
 
     def models_for(self, category: str) -> tuple[GeometricMatcher, TryOnGenerator]:
         """The (warp, generator) that render a garment of `category`: the full-body pair for a lower-body garment or
@@ -430,7 +436,7 @@ class TryOnPipeline(DiffusionPipeline):
             person, cloth = batch["repr"], torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
             points = matcher.control_points(person, cloth)
             flow = matcher.flow(person, cloth, points) if matcher.refiner is not None else None
-            if self.pose_laid_lower:
+            if self.pose_layout:
                 points, flow = self._lay_by_pose(batch, matcher, points, flow)
             grid = matcher.sampling_grid(points, flow, *person.shape[-2:])
             return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow
@@ -440,15 +446,16 @@ class TryOnPipeline(DiffusionPipeline):
     @staticmethod
     def _lay_by_pose(batch: dict, matcher: GeometricMatcher, points: torch.Tensor,
                      flow: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The warp of each lower-body garment laid out by the pose (tryon.models.pose_warp) in place of the
-        learnt one where the pose and the garment allow it, as the learnt warp's parts: its TPS control points
+        """The warp of each lower-body garment laid out by the pose (tryon.models.pose_warp) in place of the learnt
+        one where the pose and the garment allow it, as the learnt warp's parts: its TPS control points
         reset to the identity and the whole pose-laid grid carried as the flow (at the flow's size, half the
         models'; the grid is smooth within each part). The others' warps are left as they are."""
         height, width = batch["cloth_mask"].shape[-2:]
         laid = {}
         for i, category in enumerate(batch["category"]):
             if category == "lower":
-                grid = pose_grid(batch["pose"][i].float().cpu().numpy(), batch["cloth_mask"][i, 0].float().cpu().numpy() > 0.5)
+                grid = pose_grid(batch["pose"][i].float().cpu().numpy(),
+                                 batch["cloth_mask"][i, 0].float().cpu().numpy() > 0.5)
                 if grid is not None:
                     laid[i] = grid
         if not laid:

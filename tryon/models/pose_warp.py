@@ -132,7 +132,7 @@ def garment_shape(mask: np.ndarray) -> GarmentShape | None:
                 break
     if crotch is None or bottom - crotch < 0.15 * length or crotch - waist < 0.1 * length:
         return shape
-    legs = []
+    tracks = []
     for start in sorted(sorted(runs[crotch], key=lambda r: r[1] - r[0])[-2:]):
         track, current = [], start
         for y in range(crotch, bottom + 1):  # follow the leg down: the run nearest the one a row above
@@ -142,8 +142,8 @@ def garment_shape(mask: np.ndarray) -> GarmentShape | None:
                 break
             track.append((y, near[0], near[1] - 1))
             current = near
-        legs.append(tuple(np.array(v, float) for v in zip(*track)))
-    shape.crotch, shape.legs = crotch, legs
+        tracks.append(tuple(np.array(v, float) for v in zip(*track)))
+    shape.crotch, shape.legs = crotch, tracks
     return shape
 
 
@@ -176,49 +176,73 @@ def _length(polyline: np.ndarray) -> float:
     return float(np.hypot(*np.diff(polyline, axis=0).T).sum())
 
 
-def pose_grid(pose: np.ndarray, cloth_mask: np.ndarray) -> torch.Tensor | None:
-    """The pose-laid warp of a lower-body garment with mask `cloth_mask` (bool [H, W], model size) onto a person
-    with joints `pose` ([J, 3] pixels at the same size; unseen joints have confidence 0): a sampling grid
-    [H, W, 2] (float32, normalised for grid_sample), or None without both hips and a knee or a readable garment."""
-    garment = garment_shape(cloth_mask)
+@dataclass
+class Body:
+    """What the layouts read off the pose (pixels at model size): the hips' centre, the thigh's length, the body's
+    `down` (hips to knees) and `across` (image right) directions, the hip span (at least a share of the shoulders'),
+    each leg as a polyline hip -> knee -> ankle -> top of the foot (image-left leg first)."""
+
+    centre: np.ndarray
+    thigh: float
+    down: np.ndarray
+    across: np.ndarray
+    span: float
+    legs: list
+
+
+def read_body(pose: np.ndarray) -> Body | None:
+    """The Body of joints `pose` ([J, 3]; unseen joints have confidence 0), or None without both hips and a knee."""
     hips = [_joint(pose, n) for n in ("r_hip", "l_hip")]
-    if garment is None or any(h is None for h in hips):
+    if any(h is None for h in hips):
         return None
     chains = [tuple(_joint(pose, side + n) for n in ("hip", "knee", "ankle")) for side in ("r_", "l_")]
     chains.sort(key=lambda chain: chain[0][0])  # image-left leg first, as the garment's
     knees = [k for _, k, _ in chains if k is not None]
     if not knees:
         return None
-    height, width = cloth_mask.shape
     centre = (hips[0] + hips[1]) / 2
     thigh = float(np.mean([np.hypot(*(k - h)) for h, k, _ in chains if k is not None]))
     down = np.mean(knees, 0) - centre
     down = down / max(float(np.hypot(*down)), 1e-6)
-    across = np.array([down[1], -down[0]])  # image right
     span = float(np.hypot(*(hips[1] - hips[0])))
     shoulders = [_joint(pose, n) for n in ("r_shoulder", "l_shoulder")]
-    if all(s is not None for s in shoulders):  # a person seen from the side has hip joints close together
+    if all(s is not None for s in shoulders):  # seen from the side, the hip joints come together
         span = max(span, 0.55 * float(np.hypot(*(shoulders[1] - shoulders[0]))))
     span = max(span, 0.3 * thigh)
-    polylines = []
+    legs = []
     for hip, knee, ankle in chains:
         knee = knee if knee is not None else hip + down * thigh
         ankle = ankle if ankle is not None else knee + (knee - hip)
-        polylines.append(np.stack([hip, knee, ankle, ankle + FOOT * (ankle - knee)]))
+        legs.append(np.stack([hip, knee, ankle, ankle + FOOT * (ankle - knee)]))
+    return Body(centre=centre, thigh=thigh, down=down, across=np.array([down[1], -down[0]]), span=span, legs=legs)
 
+
+def _stretch(garment_length: float, scale: float, full: float) -> float:
+    """Garment pixels -> person pixels down the body: a garment whose length, laid flat and scaled as its waist is,
+    reaches FULL_LENGTH of `full` (the person's length from where it starts to past the ankles) is stretched to
+    reach the whole of it, a shorter one keeps its own length."""
+    return full / garment_length if garment_length * FLAT * scale >= FULL_LENGTH * full else FLAT * scale
+
+
+def _spread(body: Body, distance: float) -> float:
+    """Half the distance across between the legs' axes `distance` below the hips (0 at the hips, the knees' from
+    a thigh down)."""
+    knees = abs((body.legs[1][1] - body.legs[0][1]) @ body.across) / 2
+    return knees * np.clip(distance / body.thigh, 0, 1)
+
+
+def _lower(garment: GarmentShape, body: Body, pixels: np.ndarray) -> np.ndarray:
+    """Trousers, shorts and skirts: the turned garment's (x, y) each person pixel [P, 2] reads (see the module)."""
+    span, thigh = body.span, body.thigh
     scale = 2 * WAIST_HALF * span / garment.waist_width  # garment pixels -> person pixels, across
     above = WAIST_ABOVE_HIPS * thigh
-    full = above + float(np.mean([_length(p) for p in polylines]))  # waist to past the ankles
-    worn_length = garment.length * FLAT * scale  # its length on the person, if laid flat in the photo
-    stretch = full / garment.length if worn_length >= FULL_LENGTH * full else FLAT * scale
+    full = above + float(np.mean([_length(p) for p in body.legs]))  # waist to past the ankles
+    stretch = _stretch(garment.length, scale, full)
     least = MIN_LEG_HALF * thigh
-
-    ys, xs = np.mgrid[:height, :width]
-    pixels = np.stack([xs.ravel(), ys.ravel()], 1).astype(float)
-    waist_centre = centre - above * down
-    along = (pixels - waist_centre) @ down
-    lateral = (pixels - waist_centre) @ across
-    out = np.zeros((len(pixels), 2))  # the turned garment's (x, y) each pixel reads
+    waist_centre = body.centre - above * body.down
+    along = (pixels - waist_centre) @ body.down
+    lateral = (pixels - waist_centre) @ body.across
+    out = np.zeros((len(pixels), 2))
 
     def band(rows_below, half_width, start_row, end_row, where):
         """Pixels `where` between the waist and `rows_below` (person pixels down the body) read the garment rows
@@ -232,35 +256,49 @@ def pose_grid(pose: np.ndarray, cloth_mask: np.ndarray) -> torch.Tensor | None:
 
     if garment.legs is None:
         reach = min(garment.length * stretch, full)
-        spread = lambda d: abs((polylines[1][1] - polylines[0][1]) @ across) / 2 * np.clip(d / (above + thigh), 0, 1)
         levels = np.array([0.0, above, 0.57 * reach, reach])
         rows = garment.waist + levels / reach * (garment.bottom - garment.waist)
         left, right = garment.edges(rows)
         halves = np.maximum((right - left + 1) / 2 * scale, [WAIST_HALF * span, HIP_HALF * span, 0, 0])
-        halves = np.maximum(halves, [0, 0, spread(levels[2]) + least, spread(reach) + least])
+        halves = np.maximum(halves, [0, 0, _spread(body, levels[2] - above) + least,
+                                     _spread(body, reach - above) + least])
         band(reach, lambda f: np.interp(f * reach, levels, halves), garment.waist, garment.bottom, along == along)
-    else:
-        to_crotch = above + CROTCH_BELOW_HIPS * thigh
-        crotch_half = max(HIP_HALF * span, max(abs((p[0] - centre) @ across) for p in polylines) + least)
-        hips_part = along < to_crotch
-        band(to_crotch, lambda f: WAIST_HALF * span + f * (crotch_half - WAIST_HALF * span), garment.waist,
-             garment.crotch, hips_part)
-        legs = ~hips_part
-        hip_to_crotch = CROTCH_BELOW_HIPS * thigh
-        fits = []
-        for side, (polyline, (rows, a, b)) in enumerate(zip(polylines, garment.legs)):
-            # the hem lands as far below the waist as the garment's length says, the crotch where the body's is
-            hem = min((rows[-1] - garment.waist + 1) * stretch, full)
-            reach = max(hem - to_crotch, 0.2 * thigh)
-            arc, offset = _project(pixels[legs], polyline)
-            t = (arc - hip_to_crotch) / reach
-            row = rows[0] + t * (rows[-1] - rows[0])
-            ga, gb = np.interp(row, rows, a), np.interp(row, rows, b)
-            mid = (ga + gb) / 2
-            half = np.maximum((gb - ga + 1) / 2 * scale, least)  # this leg's half-width on the person
-            share = offset / half  # -1 at the image-left edge, 1 at the right
-            x = mid + np.clip(share, -SHARE, SHARE) * (gb - ga + 1) / 2
-            fits.append((np.abs(share), np.stack([x, row], 1)))
-        out[legs] = np.where((fits[0][0] <= fits[1][0])[:, None], fits[0][1], fits[1][1])  # the nearer leg's
-    grid = (2 * garment.back(out) + 1) / np.array([width, height]) - 1
+        return out
+    to_crotch = above + CROTCH_BELOW_HIPS * thigh
+    crotch_half = max(HIP_HALF * span, max(abs((p[0] - body.centre) @ body.across) for p in body.legs) + least)
+    hips_part = along < to_crotch
+    band(to_crotch, lambda f: WAIST_HALF * span + f * (crotch_half - WAIST_HALF * span), garment.waist,
+         garment.crotch, hips_part)
+    legs = ~hips_part
+    hip_to_crotch = CROTCH_BELOW_HIPS * thigh
+    fits = []
+    for polyline, (rows, a, b) in zip(body.legs, garment.legs):
+        # the hem lands as far below the waist as the garment's length says, the crotch where the body's is
+        hem = min((rows[-1] - garment.waist + 1) * stretch, full)
+        reach = max(hem - to_crotch, 0.2 * thigh)
+        arc, offset = _project(pixels[legs], polyline)
+        t = (arc - hip_to_crotch) / reach
+        row = rows[0] + t * (rows[-1] - rows[0])
+        ga, gb = np.interp(row, rows, a), np.interp(row, rows, b)
+        mid = (ga + gb) / 2
+        half = np.maximum((gb - ga + 1) / 2 * scale, least)  # this leg's half-width on the person
+        share = offset / half  # -1 at the image-left edge, 1 at the right
+        x = mid + np.clip(share, -SHARE, SHARE) * (gb - ga + 1) / 2
+        fits.append((np.abs(share), np.stack([x, row], 1)))
+    out[legs] = np.where((fits[0][0] <= fits[1][0])[:, None], fits[0][1], fits[1][1])  # the nearer leg's
+    return out
+
+
+def pose_grid(pose: np.ndarray, cloth_mask: np.ndarray) -> torch.Tensor | None:
+    """The pose-laid warp of a lower-body garment with mask `cloth_mask` (bool [H, W], model size) onto a person
+    with joints `pose` ([J, 3] pixels at the same size; unseen joints have confidence 0): a sampling grid
+    [H, W, 2] (float32, normalised for grid_sample), or None without both hips and a knee or a readable garment."""
+    garment = garment_shape(cloth_mask)
+    body = read_body(pose)
+    if garment is None or body is None:
+        return None
+    height, width = cloth_mask.shape
+    ys, xs = np.mgrid[:height, :width]
+    pixels = np.stack([xs.ravel(), ys.ravel()], 1).astype(float)
+    grid = (2 * garment.back(_lower(garment, body, pixels)) + 1) / np.array([width, height]) - 1
     return torch.from_numpy(grid.reshape(height, width, 2).astype(np.float32))
