@@ -269,3 +269,17 @@ def test_bf16_autocast_falls_back_to_float32_on_a_cpu_without_avx512(tmp_path, s
         assert trainer.cfg.mixed_precision == trainer.acc.mixed_precision == expected
     finally:
         AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_train_cli_reads_every_set_override_and_refuses_a_key_given_twice(tmp_path, monkeypatch, capsys):
+    import tryon.training.trainer
+    from tryon.cli import main
+
+    seen = []
+    monkeypatch.setattr(tryon.training.trainer, "train", lambda cfg, resume=False: seen.append(cfg) or "done")
+    assert main(["train", "generator", "--data", str(tmp_path), "--set", "lr=1e-4", "pose_layout=true",
+                 "--set", "steps=7"]) == 0
+    assert (seen[0].lr, seen[0].pose_layout, seen[0].steps) == (1e-4, True, 7)
+    assert main(["train", "generator", "--data", str(tmp_path), "--steps", "5", "--set", "steps=6"]) == 2
+    assert "steps given both as a flag and with --set" in capsys.readouterr().err
+    assert len(seen) == 1

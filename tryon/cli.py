@@ -48,9 +48,13 @@ def _cmd_train(args) -> int:
     from tryon.training.config import load_config
     from tryon.training.trainer import train
 
-    cfg = load_config(args.config, stage=args.stage, data=args.data, output_dir=args.output, steps=args.steps,
-                      batch_size=args.batch_size, init=args.init, warp_model=args.warp,
-                      mixed_precision=args.mixed_precision, **_parse_set(args.set))
+    flags = dict(stage=args.stage, data=args.data, output_dir=args.output, steps=args.steps,
+                 batch_size=args.batch_size, init=args.init, warp_model=args.warp, mixed_precision=args.mixed_precision)
+    overrides = _parse_set(args.set)
+    twice = sorted(key for key in overrides if key in flags and flags[key] is not None)
+    if twice:
+        raise TryOnError(f"{', '.join(twice)} given both as a flag and with --set: give each once")
+    cfg = load_config(args.config, **{**flags, **overrides})
     print(train(cfg, resume=args.resume))
     return 0
 
@@ -251,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--warp", help="generator stage: the trained warp (model or pipeline folder)")
     t.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"])
     t.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run folder")
-    t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="any other config key")
+    t.add_argument("--set", nargs="*", default=[], action="extend", metavar="KEY=VALUE",
+                   help="any other config key (repeatable)")
     t.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("synth", help="write a small synthetic dataset (for tests and smoke runs)")

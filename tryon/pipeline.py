@@ -38,7 +38,6 @@ from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
 from tryon.models.generator import GeneratorOutput
-from tryon.models.pose_warp import pose_grid
 from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
@@ -47,7 +46,7 @@ from tryon.preprocess.parse import crop_person_mask, keep_on_person
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
                                      agnostic_person, check_category, garment_interior, generator_input, paste_region)
 from tryon.preprocess.pose import PoseDetector
-from tryon.models.chain import batch_repr, load_pretrained, mirror_batch
+from tryon.models.chain import batch_repr, load_pretrained, mirror_batch, warp_garment
 
 log = logging.getLogger(__name__)
 
@@ -432,44 +431,8 @@ class TryOnPipeline(DiffusionPipeline):
     def warp_parts(self, batch: dict) -> Warped:
         """The garment warped onto each person at model size, as tryon.models.chain.warp_garment warps it in
         training, with the warp's control points and flow (from which `compose` evaluates it at the photo's size)."""
-        def run(matcher, _, batch):
-            person, cloth = batch["repr"], torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
-            points = matcher.control_points(person, cloth)
-            flow = matcher.flow(person, cloth, points) if matcher.refiner is not None else None
-            if self.pose_layout:
-                points, flow = self._lay_by_pose(batch, matcher, points, flow)
-            grid = matcher.sampling_grid(points, flow, *person.shape[-2:])
-            return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow
-
+        run = lambda matcher, _, batch: warp_garment(matcher, batch, batch["repr"], self.pose_layout)
         return Warped(*self._by_models(batch, run))
-
-    @staticmethod
-    def _lay_by_pose(batch: dict, matcher: GeometricMatcher, points: torch.Tensor,
-                     flow: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The warp of each lower-body garment laid out by the pose (tryon.models.pose_warp) in place of the learnt
-        one where the pose and the garment allow it, as the learnt warp's parts: its TPS control points
-        reset to the identity and the whole pose-laid grid carried as the flow (at the flow's size, half the
-        models'; the grid is smooth within each part). The others' warps are left as they are."""
-        height, width = batch["cloth_mask"].shape[-2:]
-        laid = {}
-        for i, category in enumerate(batch["category"]):
-            if category == "lower":
-                grid = pose_grid(batch["pose"][i].float().cpu().numpy(),
-                                 batch["cloth_mask"][i, 0].float().cpu().numpy() > 0.5)
-                if grid is not None:
-                    laid[i] = grid
-        if not laid:
-            return points, flow
-        points = points.clone()
-        if flow is None:
-            flow = torch.zeros(points.shape[0], 2, height // 2, width // 2, device=points.device)
-        flow = flow.clone()
-        identity = matcher.grid(matcher.lattice[None], height, width)[0]
-        for i, grid in laid.items():
-            points[i] = matcher.lattice
-            offset = (grid.to(identity.device) - identity).permute(2, 0, 1)[None]
-            flow[i] = F.interpolate(offset, size=flow.shape[-2:], mode="bilinear", align_corners=False)[0].to(flow.dtype)
-        return points, flow
 
     def warp_garment(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """The garment warped onto each person: (RGB [N,3,H,W] in [-1,1], mask [N,1,H,W])."""

@@ -3,9 +3,11 @@ model, the person representation, the warp, the mirrored batch."""
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from tryon.data.labels import JOINT_FLIP, PARSE_FLIP
 from tryon.errors import TryOnError
+from tryon.models.pose_warp import pose_grid
 from tryon.models.warp import warp
 from tryon.preprocess.person import person_repr
 
@@ -25,12 +27,44 @@ def batch_repr(batch) -> torch.Tensor:
     return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose"])
 
 
-def warp_garment(matcher, batch, person: torch.Tensor):
+def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: bool = False):
     """Run the warp on a batch whose person representation is `person` (batch_repr, computed once by the caller,
-    who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points)."""
-    cloth_rgbm = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
-    grid, control_points = matcher(person, cloth_rgbm, return_control_points=True)
-    return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), control_points
+    who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points, the flow refiners'
+    correction or None). With `pose_layout`, lower-body garments are laid out by the pose (`lay_by_pose`)."""
+    cloth = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
+    points = matcher.control_points(person, cloth)
+    flow = matcher.flow(person, cloth, points) if matcher.refiner is not None else None
+    if pose_layout:
+        points, flow = lay_by_pose(batch, matcher, points, flow)
+    grid = matcher.sampling_grid(points, flow, *person.shape[-2:])
+    return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow
+
+
+def lay_by_pose(batch: dict, matcher, points: torch.Tensor,
+                flow: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The warp of each lower-body garment of a batch laid out by the pose (tryon.models.pose_warp) in place of the
+    learnt one where the pose and the garment allow it, as the learnt warp's parts: its TPS control points reset
+    to the identity and the whole pose-laid grid carried as the flow (at the flow's size, half the models'; the
+    grid is smooth within each part). The other garments' warps are left as they are."""
+    height, width = batch["cloth_mask"].shape[-2:]
+    laid = {}
+    for i, category in enumerate(batch["category"]):
+        if category == "lower":
+            grid = pose_grid(batch["pose"][i].float().cpu().numpy(), batch["cloth_mask"][i, 0].float().cpu().numpy() > 0.5)
+            if grid is not None:
+                laid[i] = grid
+    if not laid:
+        return points, flow
+    points = points.clone()
+    if flow is None:
+        flow = torch.zeros(points.shape[0], 2, height // 2, width // 2, device=points.device)
+    flow = flow.clone()
+    identity = matcher.grid(matcher.lattice[None], height, width)[0]
+    for i, grid in laid.items():
+        points[i] = matcher.lattice
+        offset = (grid.to(identity.device) - identity).permute(2, 0, 1)[None]
+        flow[i] = F.interpolate(offset, size=flow.shape[-2:], mode="bilinear", align_corners=False)[0].to(flow.dtype)
+    return points, flow
 
 
 def mirror_batch(batch) -> dict:

@@ -39,6 +39,7 @@ class TrainConfig:
     # models
     init: str | None = None  # a saved model folder of this stage (or a pipeline folder) to fine-tune from
     warp_model: str | None = None  # generator stage: the trained warp (a model folder or a pipeline folder)
+    pose_layout: bool = False  # generator stage: lower-body garments laid out by the pose, as the pipeline lays them
     parser_channels: int = 32
     parser_backbone: str = "unet"  # parser and garment stages: unet (from scratch) | efficientnet_lite0 (ImageNet)
     ccp: str = ""  # parser and garment stages: a CCP folder whose train split joins the data (val split validates)

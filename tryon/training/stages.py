@@ -227,7 +227,7 @@ class WarpStage(Stage):
 
     @torch.no_grad()
     def evaluate(self, batch):
-        warped, wmask, _ = warp_garment(self.acc.unwrap_model(self.model), batch, batch_repr(batch))
+        warped, wmask, *_ = warp_garment(self.acc.unwrap_model(self.model), batch, batch_repr(batch))
         return {"warped": warped, "wmask": wmask}
 
     def metrics(self, batches):
@@ -284,7 +284,7 @@ class GeneratorStage(Stage):
     def _inputs(self, batch):
         with torch.no_grad():
             person = batch_repr(batch)
-            warped, wmask, _ = warp_garment(self.matcher, batch, person)
+            warped, wmask, *_ = warp_garment(self.matcher, batch, person, self.cfg.pose_layout)
         return generator_input(person, warped, wmask), warped, wmask
 
     def training_step(self, batch, step):
