@@ -6,8 +6,9 @@ given (before and after a change), side by side.
     category_sheet.py --category lower --ccp ../shared/datasets/ccp \
         --catalog ../shared/datasets/garments-cc0/catalog.csv --weights weights runs/new_weights --out sheet.jpg
 
-Columns: the person photo, the garment photo, then one try-on per --weights. Persons or garments a pipeline refuses
-are skipped (and named on stderr).
+Columns: the person photo, the garment photo, then one try-on per --weights and, for lower-body garments, per
+--layouts (pose: laid out by the pose, the pipeline's default; learned: the learnt full-body warp). Persons or
+garments a pipeline refuses are skipped (and named on stderr).
 """
 import argparse
 import sys
@@ -30,11 +31,18 @@ def main():
     p.add_argument("--ccp", required=True, help="the CCP folder (its validation persons are used)")
     p.add_argument("--catalog", required=True, help="a catalog (CSV/JSONL) whose garments of the category are used")
     p.add_argument("--weights", nargs="+", required=True, help="one or more pipeline folders (one column each)")
+    p.add_argument("--layouts", nargs="+", default=["pose"], choices=["pose", "learned"],
+                   help="lower-body garments: one column per weights and layout")
     p.add_argument("--rows", type=int, default=10)
     p.add_argument("--skip", type=int, default=0, help="start at this CCP validation person")
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    pipes = [load_pipeline(w) for w in a.weights]
+    pipes, names = [], []
+    for w in a.weights:
+        for layout in a.layouts:
+            pipes.append(load_pipeline(w))
+            pipes[-1].pose_layout = layout == "pose"
+            names.append(f"{w} ({layout})" if len(a.layouts) > 1 else str(w))
     garments = [g for g in load_catalog(a.catalog) if g.category == a.category]
     persons = read_ccp(a.ccp, "val")[a.skip:]
     rows, g = [], 0
@@ -57,7 +65,7 @@ def main():
             rows.append([framed[0].photo, Image.open(garment.image), *outs])
             break
     sheet = contact_grid(rows, THUMB)
-    ImageDraw.Draw(sheet).text((4, 4), " | ".join(["person", "garment", *map(str, a.weights)]), fill=(255, 0, 0))
+    ImageDraw.Draw(sheet).text((4, 4), " | ".join(["person", "garment", *names]), fill=(255, 0, 0))
     sheet.save(a.out, quality=90)
     print(f"{len(rows)} rows written to {a.out}")
 

@@ -14,7 +14,7 @@ from tryon.data.labels import CCP_TAGS, LEGS_ANY, NUM_JOINTS, NUM_PARSE, PARSE_L
 from tryon.data.layouts import read_dataset
 from tryon.errors import TryOnError
 from tryon.pipeline import TryOnPipeline
-from tryon.preprocess.person import agnostic_mask
+from tryon.preprocess.person import agnostic_mask, paste_region
 
 TAG = {name: i for i, name in enumerate(CCP_TAGS)}
 TINY = dict(parser_channels=4, parser_depth=2, warp_channels=16, ngf=4)
@@ -158,6 +158,22 @@ def test_agnostic_masks_of_the_lower_body_and_the_dress(category):
         assert mask[top].all() and mask[parse == P["right_arm"]].all()
 
 
+def test_a_lower_body_garment_replaces_the_skirt_of_a_dress_and_keeps_its_top():
+    """A long skirt the parser reads as a dress: a lower-body try-on repaints and pastes it below the waist."""
+    parse = ccp_pairs.split_skin(PARSE_LUTS["ccp"][_ccp_labels()], STANDING)
+    parse[(parse == P["upper"]) | (parse == P["lower"])] = P["dress"]
+    mask = agnostic_mask(parse, STANDING, "lower")
+    waist = 130 - 0.25 * 45  # a quarter of a thigh above the hips
+    dress = parse == P["dress"]
+    assert mask[dress & (np.arange(240)[:, None] >= waist)].all()
+    assert not mask[dress & (np.arange(240)[:, None] < waist - 4)].any()  # the top stays (past the dilation)
+    pasted = paste_region(parse, mask, np.zeros_like(mask), "lower")
+    assert pasted[dress & (np.arange(240)[:, None] >= waist)].all() and not pasted[:110].any()
+    no_hips = STANDING.copy()
+    no_hips[J["r_hip"], 2] = 0  # no waist to cut at: the dress stays, but for the legs the pose still draws
+    assert mask[140:200, 56:59].all() and not agnostic_mask(parse, no_hips, "lower")[140:200, 56:59].any()
+
+
 def _pipeline_with_fullbody(tmp_path):
     base = TryOnPipeline.untrained(**TINY, seed=0)
     other = TryOnPipeline.untrained(**TINY, seed=1)
@@ -280,3 +296,26 @@ def test_a_pipeline_folder_gives_its_fullbody_models_to_from_models(tmp_path):
         assert all(torch.equal(own[k], read[k]) for k in own), name
     first = lambda model: next(iter(model.state_dict().values()))
     assert not torch.equal(first(again.fullbody_generator), first(again.generator))  # not the tops' models
+
+
+def test_growing_the_agnostic_region_reaches_the_surroundings_of_bottoms_and_dresses_only(tmp_path):
+    from tryon.data.dataset import Augment
+    from tryon.data.labels import KEEP_LABELS
+    from tryon.data.synthetic import make_synthetic_dataset
+
+    data = make_synthetic_dataset(tmp_path / "dc", "dresscode", n_train=4, n_test=1, seed=2)
+    plain = TryOnDataset(data, "train", augment=Augment(flip=0.0, jitter=0.0))
+    grown = TryOnDataset(data, "train", augment=Augment(flip=0.0, jitter=0.0, grow_agnostic=0.1))
+    larger = 0
+    for epoch in range(3):
+        for i, pair in enumerate(plain.pairs):
+            a, b = plain[i, epoch], grown[i, epoch]
+            before, after = a["agnostic_mask"][0] > 0.5, b["agnostic_mask"][0] > 0.5
+            assert (after | ~before).all()  # it only grows
+            if pair.category == "upper":
+                assert torch.equal(before, after)
+                continue
+            assert not (after & ~before)[torch.from_numpy(np.isin(b["parse"].numpy(), KEEP_LABELS[pair.category]))].any()
+            larger += int(after.sum() > before.sum())
+            assert torch.equal(b["agnostic"][:, ~after], b["person"][:, ~after])  # grey only where it repaints
+    assert larger >= 3

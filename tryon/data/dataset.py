@@ -20,7 +20,7 @@ from tryon.data.layouts import Pair, read_dataset, read_pose
 from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, load_label_map, load_mask
-from tryon.preprocess.person import agnostic_mask, agnostic_person
+from tryon.preprocess.person import agnostic_mask, agnostic_person, grow_agnostic
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Augment:
 
     flip: float = 0.5  # probability of a horizontal flip (labels and joints swap left/right)
     jitter: float = 0.1  # colour jitter strength (brightness/contrast/saturation, +-jitter), same on person and garment
+    grow_agnostic: float = 0.0  # bottoms and dresses: grow the agnostic region by up to this share of the height
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -138,9 +139,13 @@ class TryOnDataset(torch.utils.data.Dataset):
         index, epoch = key if isinstance(key, tuple) else (key, 0)
         pair = self.pairs[index]
         s = self.load(pair)
+        rng = np.random.default_rng([self.seed, epoch, index])
         if self.augment is not None:
-            s = self._augment(s, np.random.default_rng([self.seed, epoch, index]))
+            s = self._augment(s, rng)
         amask = agnostic_mask(s["parse"], s["pose"], pair.category)
+        if self.augment is not None and self.augment.grow_agnostic > 0 and pair.category != "upper":
+            grow = rng.uniform(0, self.augment.grow_agnostic) * self.height
+            amask = grow_agnostic(amask, s["parse"], pair.category, round(grow))
         return {
             "person": to_tensor(s["person"]),
             "cloth": to_tensor(s["cloth"]),

@@ -87,19 +87,46 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def skirt_of_dress(parse: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Bool [H, W]: the dress pixels below the waist (a quarter of a thigh above the hip joints): the part of a
+    dress that a lower-body garment replaces, the top staying (parsers often read a long skirt as a dress). Empty
+    without both hips."""
+    hips = [_joint(pose, n) for n in ("r_hip", "l_hip")]
+    if not all(hips):
+        return np.zeros(parse.shape, bool)
+    hip_y = (hips[0][1] + hips[1][1]) / 2
+    knees = [k for k in (_joint(pose, "r_knee"), _joint(pose, "l_knee")) if k]
+    thigh = np.mean([k[1] for k in knees]) - hip_y if knees else 0.0
+    rows = np.arange(parse.shape[0])[:, None]
+    return (parse == P["dress"]) & (rows >= hip_y - 0.25 * max(thigh, 0.0))
+
+
 def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") -> np.ndarray:
     """Bool [H, W]: the region a new garment of `category` repaints.
 
-    It holds every pixel of the current garment (whatever else happens), the skin the garment may cover, and the
-    pose-drawn limbs and torso, slightly dilated; minus what the category keeps (face, hair, ...).
+    It holds every pixel of the current garment (whatever else happens; for a lower-body garment the skirt of a
+    dress too, `skirt_of_dress`), the skin the garment may cover, and the pose-drawn limbs and torso, slightly
+    dilated; minus what the category keeps (face, hair, ...).
     """
     check_category(category)
     height, width = parse.shape
     garment = np.isin(parse, GARMENT_LABELS[category])
+    if category == "lower":
+        garment |= skirt_of_dress(parse, pose)
     region = garment | np.isin(parse, SKIN_LABELS[category]) | pose_region(pose, category, height, width)
     region = _dilate(region, max(1, height // 128))
     region &= ~np.isin(parse, KEEP_LABELS[category])
     return region | garment
+
+
+def grow_agnostic(mask: np.ndarray, parse: np.ndarray, category: str, pixels: int) -> np.ndarray:
+    """Bool [H, W]: the agnostic `mask` grown `pixels` into what surrounds it (background, bare legs), never into
+    what the category keeps. A training augmentation for bottoms and
+    dresses: at inference a new garment is often narrower or shorter than the old one (shorts for a maxi skirt),
+    and the generator must then paint the street and the legs around it, which the paired data never asks for."""
+    if pixels < 1:
+        return mask
+    return mask | (_dilate(mask, int(pixels)) & ~np.isin(parse, KEEP_LABELS[category]))
 
 
 def paste_region(parse: np.ndarray, agnostic: np.ndarray, warped_mask: np.ndarray,
@@ -108,10 +135,11 @@ def paste_region(parse: np.ndarray, agnostic: np.ndarray, warped_mask: np.ndarra
 
     The generator repaints the whole agnostic region (it never sees the arms, so it can draw them where an old
     long sleeve was), but only the current garment and the warped new garment (`warped_mask`), grown as the
-    agnostic mask is, go back into the photo: skin that neither garment covers keeps its own pixels.
+    agnostic mask is, go back into the photo: skin that neither garment covers keeps its own pixels. For a
+    lower-body garment, a dress inside the agnostic region (its skirt) counts as the current garment.
     """
     check_category(category)
-    garments = np.isin(parse, GARMENT_LABELS[category]) | warped_mask
+    garments = np.isin(parse, GARMENT_LABELS[category] + ((P["dress"],) if category == "lower" else ())) | warped_mask
     return _dilate(garments, max(1, parse.shape[0] // 128)) & agnostic
 
 

@@ -40,6 +40,7 @@ class TrainConfig:
     init: str | None = None  # a saved model folder of this stage (or a pipeline folder) to fine-tune from
     warp_model: str | None = None  # generator stage: the trained warp (a model folder or a pipeline folder)
     pose_layout: bool = False  # generator stage: lower-body garments laid out by the pose, as the pipeline lays them
+    grow_agnostic: float = 0.0  # bottoms and dresses: grow the agnostic region up to this share of the height
     parser_channels: int = 32
     parser_backbone: str = "unet"  # parser and garment stages: unet (from scratch) | efficientnet_lite0 (ImageNet)
     ccp: str = ""  # parser and garment stages: a CCP folder whose train split joins the data (val split validates)
@@ -99,7 +100,7 @@ class TrainConfig:
         if self.warp_grid_size < 2:
             raise TryOnError(f"warp_grid_size must be at least 2, not {self.warp_grid_size}")
         for name in ("time_limit_s", "num_workers", "val_every", "lambda_gan", "lambda_l1", "lambda_ssim", "lambda_fm",
-                     "lambda_vgg", "lambda_perceptual", "lambda_aligned", "lambda_mask", "lambda_grid",
+                     "lambda_vgg", "lambda_perceptual", "lambda_aligned", "lambda_mask", "lambda_grid", "grow_agnostic",
                      "lambda_flow", "warp_flow_channels"):
             if getattr(self, name) < 0:
                 raise TryOnError(f"{name} must be 0 or more, not {getattr(self, name)}")

@@ -114,7 +114,8 @@ class Trainer:
             dataset, val_dataset = (parser_datasets if cfg.stage == "parser" else garment_datasets)(cfg)
         self.dataset = dataset if dataset is not None else TryOnDataset(
             cfg.data, "train", "paired", layout=cfg.layout, height=cfg.height, width=cfg.width,
-            augment=Augment() if cfg.augment else None, seed=cfg.seed, cloth_masks=cfg.cloth_masks)
+            augment=Augment(grow_agnostic=cfg.grow_agnostic) if cfg.augment else None, seed=cfg.seed,
+            cloth_masks=cfg.cloth_masks)
         self.val_dataset = val_dataset if val_dataset is not None else self._val_dataset()
         self.stage = STAGES[cfg.stage](cfg, self.acc)
         self.step = 0
