@@ -95,13 +95,16 @@ def test_a_leaning_garment_is_turned_upright_before_it_is_read():
     assert _covered(laid, 120, 177) >= 0.9 and _covered(laid, 177, 232) >= 0.8
 
 
-def test_without_knees_or_hips_there_is_no_pose_laid_warp():
+def test_without_knees_or_hips_or_sitting_there_is_no_pose_laid_warp():
     no_knees = STANDING.copy()
     no_knees[[J["r_knee"], J["l_knee"]], 2] = 0
     assert pose_grid(no_knees, _trousers()) is None
     no_hip = STANDING.copy()
     no_hip[J["l_hip"], 2] = 0
     assert pose_grid(no_hip, _trousers()) is None
+    sitting = STANDING.copy()
+    sitting[J["r_knee"], :2], sitting[J["l_knee"], :2] = (40, 130), (60, 128)  # thighs towards the camera's left
+    assert pose_grid(sitting, _trousers()) is None
 
 
 def test_the_pipeline_lays_bottoms_by_the_pose_and_leaves_tops_and_dresses_alone():

@@ -191,7 +191,8 @@ class Body:
 
 
 def read_body(pose: np.ndarray) -> Body | None:
-    """The Body of joints `pose` ([J, 3]; unseen joints have confidence 0), or None without both hips and a knee."""
+    """The Body of joints `pose` ([J, 3]; unseen joints have confidence 0), or None without both hips and a knee,
+    or when the thighs do not point down (more than 60 degrees from it: a person sitting or lying)."""
     hips = [_joint(pose, n) for n in ("r_hip", "l_hip")]
     if any(h is None for h in hips):
         return None
@@ -204,6 +205,8 @@ def read_body(pose: np.ndarray) -> Body | None:
     thigh = float(np.mean([np.hypot(*(k - h)) for h, k, _ in chains if k is not None]))
     down = np.mean(knees, 0) - centre
     down = down / max(float(np.hypot(*down)), 1e-6)
+    if down[1] < 0.5 or thigh < 2:
+        return None
     span = float(np.hypot(*(hips[1] - hips[0])))
     shoulders = [_joint(pose, n) for n in ("r_shoulder", "l_shoulder")]
     if all(s is not None for s in shoulders):  # seen from the side, the hip joints come together
