@@ -16,7 +16,8 @@ These proportions are the medians of CCP's train photos (worn trousers against m
 prepare-ccp`).
 
 `pose_grid` returns the sampling grid for `tryon.models.warp.warp`, or None where the pose or the garment does not
-allow it (no hips or knees seen; a garment mask too small): the caller falls back to a learnt warp.
+allow it (no hips or knee seen, thighs not pointing down; a garment mask too small): the caller falls back to a
+learnt warp.
 """
 from dataclasses import dataclass
 
