@@ -30,41 +30,41 @@ def batch_repr(batch) -> torch.Tensor:
 def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: bool = False):
     """Run the warp on a batch whose person representation is `person` (batch_repr, computed once by the caller,
     who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points, the flow refiners'
-    correction or None). With `pose_layout`, lower-body garments are laid out by the pose (`lay_by_pose`)."""
-    cloth = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
-    points = matcher.control_points(person, cloth)
-    flow = matcher.flow(person, cloth, points) if matcher.refiner is not None else None
-    if pose_layout:
-        points, flow = lay_by_pose(batch, matcher, points, flow)
-    grid = matcher.sampling_grid(points, flow, *person.shape[-2:])
+    correction or None). With `pose_layout`, lower-body garments are laid out by the pose where it allows
+    (tryon.models.pose_warp), carried as the warp's parts: the TPS control points at the identity and the pose-laid
+    grid as the flow (at the refiners' size, half the models'; the grid is smooth within each part). The learnt warp
+    runs only when some garment of the batch is not laid out so."""
+    height, width = person.shape[-2:]
+    laid = pose_grids(batch) if pose_layout else {}
+    if len(laid) == len(batch["category"]):
+        points = matcher.lattice.expand(len(laid), *matcher.lattice.shape).clone()
+        flow = person.new_zeros(len(laid), 2, height // 2, width // 2, dtype=torch.float32)
+    else:
+        cloth = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
+        points = matcher.control_points(person, cloth)
+        flow = matcher.flow(person, cloth, points) if matcher.refiner is not None else None
+        if laid:
+            points = points.clone()
+            flow = person.new_zeros(len(points), 2, height // 2, width // 2) if flow is None else flow.clone()
+    identity = F.affine_grid(torch.eye(2, 3, device=person.device)[None], [1, 1, height, width], align_corners=False)
+    for i, grid in laid.items():
+        points[i] = matcher.lattice
+        offset = (grid.to(person.device) - identity[0]).permute(2, 0, 1)[None]
+        flow[i] = F.interpolate(offset, size=flow.shape[-2:], mode="bilinear", align_corners=False)[0].to(flow.dtype)
+    grid = matcher.sampling_grid(points, flow, height, width)
     return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow
 
 
-def lay_by_pose(batch: dict, matcher, points: torch.Tensor,
-                flow: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The warp of each lower-body garment of a batch laid out by the pose (tryon.models.pose_warp) in place of the
-    learnt one where the pose and the garment allow it, as the learnt warp's parts: its TPS control points reset
-    to the identity and the whole pose-laid grid carried as the flow (at the flow's size, half the models'; the
-    grid is smooth within each part). The other garments' warps are left as they are."""
-    height, width = batch["cloth_mask"].shape[-2:]
+def pose_grids(batch: dict) -> dict[int, torch.Tensor]:
+    """The pose-laid sampling grid ([H, W, 2]) of each lower-body garment of a batch whose pose and garment allow
+    one (tryon.models.pose_warp.pose_grid), by its index in the batch."""
     laid = {}
     for i, category in enumerate(batch["category"]):
         if category == "lower":
             grid = pose_grid(batch["pose"][i].float().cpu().numpy(), batch["cloth_mask"][i, 0].float().cpu().numpy() > 0.5)
             if grid is not None:
                 laid[i] = grid
-    if not laid:
-        return points, flow
-    points = points.clone()
-    if flow is None:
-        flow = torch.zeros(points.shape[0], 2, height // 2, width // 2, device=points.device)
-    flow = flow.clone()
-    identity = matcher.grid(matcher.lattice[None], height, width)[0]
-    for i, grid in laid.items():
-        points[i] = matcher.lattice
-        offset = (grid.to(identity.device) - identity).permute(2, 0, 1)[None]
-        flow[i] = F.interpolate(offset, size=flow.shape[-2:], mode="bilinear", align_corners=False)[0].to(flow.dtype)
-    return points, flow
+    return laid
 
 
 def mirror_batch(batch) -> dict:
