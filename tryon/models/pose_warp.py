@@ -26,8 +26,8 @@ import torch
 from scipy import ndimage
 
 from tryon.data.labels import J
+from tryon.preprocess.person import WAIST_ABOVE_HIPS
 
-WAIST_ABOVE_HIPS = 0.25  # the waistband above the hip joints, in thighs (CCP train median 0.24)
 WAIST_HALF = 0.75  # the worn waist's half-width, in hip-joint spans (CCP: 1.0 at the top row, 1.7 at the hip row)
 HIP_HALF = 0.9
 CROTCH_BELOW_HIPS = 0.35  # in thighs (CCP: 0.32 to 0.49; legs together read lower)

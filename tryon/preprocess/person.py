@@ -87,10 +87,13 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+WAIST_ABOVE_HIPS = 0.25  # a waistband's height above the hip joints, in thighs (CCP train median 0.24)
+
+
 def skirt_of_dress(parse: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    """Bool [H, W]: the dress pixels below the waist (a quarter of a thigh above the hip joints): the part of a
-    dress that a lower-body garment replaces, the top staying (parsers often read a long skirt as a dress). Empty
-    without both hips."""
+    """Bool [H, W]: the dress pixels below the waist (WAIST_ABOVE_HIPS of a thigh above the hip joints, where the pose
+    layout puts a waistband too): the part of a dress that a lower-body garment replaces, the top staying (parsers
+    often read a long skirt as a dress). Empty without both hips."""
     hips = [_joint(pose, n) for n in ("r_hip", "l_hip")]
     if not all(hips):
         return np.zeros(parse.shape, bool)
@@ -98,7 +101,7 @@ def skirt_of_dress(parse: np.ndarray, pose: np.ndarray) -> np.ndarray:
     knees = [k for k in (_joint(pose, "r_knee"), _joint(pose, "l_knee")) if k]
     thigh = np.mean([k[1] for k in knees]) - hip_y if knees else 0.0
     rows = np.arange(parse.shape[0])[:, None]
-    return (parse == P["dress"]) & (rows >= hip_y - 0.25 * max(thigh, 0.0))
+    return (parse == P["dress"]) & (rows >= hip_y - WAIST_ABOVE_HIPS * max(thigh, 0.0))
 
 
 def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") -> np.ndarray:
@@ -121,9 +124,9 @@ def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") 
 
 def grow_agnostic(mask: np.ndarray, parse: np.ndarray, category: str, pixels: int) -> np.ndarray:
     """Bool [H, W]: the agnostic `mask` grown `pixels` into what surrounds it (background, bare legs), never into
-    what the category keeps. A training augmentation for bottoms and
-    dresses: at inference a new garment is often narrower or shorter than the old one (shorts for a maxi skirt),
-    and the generator must then paint the street and the legs around it, which the paired data never asks for."""
+    what the category keeps. A training augmentation for bottoms and dresses: at inference a new garment is often
+    narrower or shorter than the old one (shorts for a maxi skirt), and the generator must then paint the street
+    and the legs around it, which the paired data never asks for."""
     if pixels < 1:
         return mask
     return mask | (_dilate(mask, int(pixels)) & ~np.isin(parse, KEEP_LABELS[category]))
