@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from tryon.data.ccp import read_ccp
 from tryon.errors import TryOnError
 from tryon.evaluation import contact_grid
+from tryon.models.chain import pose_layout_categories
 from tryon.pipeline import load_pipeline
 from tryon.products import load_catalog
 
@@ -31,8 +32,9 @@ def main():
     p.add_argument("--ccp", required=True, help="the CCP folder (its validation persons are used)")
     p.add_argument("--catalog", required=True, help="a catalog (CSV/JSONL) whose garments of the category are used")
     p.add_argument("--weights", nargs="+", required=True, help="one or more pipeline folders (one column each)")
-    p.add_argument("--layouts", nargs="+", default=["pose"], choices=["pose", "learned"],
-                   help="lower-body garments: one column per weights and layout")
+    p.add_argument("--layouts", nargs="+", default=["lower"],
+                   help="the categories laid out by the pose, one column per weights and layout: lower, dress, "
+                        "lower,dress or none")
     p.add_argument("--rows", type=int, default=10)
     p.add_argument("--skip", type=int, default=0, help="start at this CCP validation person")
     p.add_argument("--out", required=True)
@@ -41,7 +43,7 @@ def main():
     for w in a.weights:
         for layout in a.layouts:
             pipes.append(load_pipeline(w))
-            pipes[-1].pose_layout = layout == "pose"
+            pipes[-1].pose_layout = pose_layout_categories(layout)
             names.append(f"{w} ({layout})" if len(a.layouts) > 1 else str(w))
     garments = [g for g in load_catalog(a.catalog) if g.category == a.category]
     persons = read_ccp(a.ccp, "val")[a.skip:]

@@ -233,7 +233,7 @@ def test_training_on_lower_body_and_dress_samples_lowers_the_loss(tmp_path, stag
     cfg = TrainConfig(stage=stage, data=str(data), output_dir=str(tmp_path / stage), steps=25, lr=2e-3,
                       batch_size=4, num_workers=0, val_samples=2, ngf=8, ndf=8, num_d=1, augment=False,
                       ema_decay=0.0, checkpoint_every=100, sample_every=1000,
-                      warp_model=str(warp_dir) if stage == "generator" else None, pose_layout=stage == "generator")
+                      warp_model=str(warp_dir) if stage == "generator" else None, pose_layout="lower,dress" if stage == "generator" else "")
     trainer = Trainer(cfg)
     # the samples of the lower-body and dress folders
     batch = torch.utils.data.default_collate([trainer.dataset[i] for i in range(len(trainer.dataset))
@@ -348,8 +348,16 @@ def _skirt() -> np.ndarray:
     return np.asarray(canvas) > 0
 
 
-def _laid(mask: np.ndarray, pose: np.ndarray = FRAMED) -> np.ndarray:
-    grid = pose_grid(pose, mask)
+def _dress() -> np.ndarray:
+    """A sleeveless dress: 60 pixels wide at the straps (row 20), 46 at the waist (row 80), flaring to 130 at the
+    hem (row 235)."""
+    canvas = Image.new("L", (W, H), 0)
+    ImageDraw.Draw(canvas).polygon([(66, 20), (126, 20), (119, 80), (161, 235), (31, 235), (73, 80)], fill=255)
+    return np.asarray(canvas) > 0
+
+
+def _laid(mask: np.ndarray, pose: np.ndarray = FRAMED, category: str = "lower") -> np.ndarray:
+    grid = pose_grid(pose, mask, category)
     assert grid is not None
     return warp(torch.from_numpy(mask)[None, None].float(), grid[None], fill=0.0)[0, 0].numpy() > 0.5
 
@@ -369,6 +377,7 @@ def test_the_garment_shape_finds_two_legs_or_a_skirt():
     assert a[-1] < a[0] and a_r[-1] > a_r[0]  # the left leg spreads left, the right one right
     assert rows[-1] >= 230
     assert garment_shape(_skirt()).legs is None
+    assert garment_shape(_trousers(), legs=False).legs is None  # a dress's slit is no pair of legs
     assert garment_shape(np.zeros((H, W), bool)) is None
 
 
@@ -393,6 +402,16 @@ def test_a_skirt_covers_both_legs_and_the_gap_between():
     assert laid[150, 94:100].all()
 
 
+def test_a_dress_covers_the_torso_and_the_legs_from_the_shoulders_down():
+    laid = _laid(_dress(), category="dress")
+    torso = pose_region(FRAMED, "dress", H, W) & ~pose_region(FRAMED, "lower", H, W)
+    torso[:, :80] = torso[:, 113:] = False  # the torso between the shoulders, not the arms
+    assert (laid & torso).sum() / torso.sum() >= 0.9
+    assert _covered(laid, 125, 177) >= 0.95  # a knee-length dress or longer
+    assert laid[150, 94:100].all()  # one skirt over both legs
+    assert not laid[:50].any()  # nothing over the head and neck
+
+
 def test_a_leaning_garment_is_turned_upright_before_it_is_read():
     leaning = ndimage.rotate(_trousers().astype(np.uint8), 20, reshape=False, order=0) > 0
     assert garment_shape(leaning).legs is not None
@@ -410,21 +429,37 @@ def test_without_knees_or_hips_or_sitting_there_is_no_pose_laid_warp():
     sitting = FRAMED.copy()
     sitting[J["r_knee"], :2], sitting[J["l_knee"], :2] = (40, 130), (60, 128)  # thighs towards the camera's left
     assert pose_grid(sitting, _trousers()) is None
+    no_shoulder = FRAMED.copy()
+    no_shoulder[J["l_shoulder"], 2] = 0
+    assert pose_grid(no_shoulder, _dress(), "dress") is None and pose_grid(no_shoulder, _trousers()) is not None
 
 
-def test_the_pipeline_lays_bottoms_by_the_pose_and_leaves_tops_and_dresses_alone():
+@pytest.mark.parametrize("categories", [("lower",), ("lower", "dress")])
+def test_the_pipeline_lays_its_categories_by_the_pose_and_leaves_tops_and_the_others_alone(categories):
     pipe = TryOnPipeline.untrained(**TINY)
     torch.manual_seed(0)
-    mask = torch.from_numpy(np.stack([_trousers()] * 3)).float()[:, None]
+    mask = torch.from_numpy(np.stack([_trousers(), _trousers(), _dress()])).float()[:, None]
     batch = {"repr": torch.randn(3, PERSON_REPR_CHANNELS, H, W), "cloth": torch.rand(3, 3, H, W) * 2 - 1,
              "cloth_mask": mask, "pose": torch.from_numpy(np.stack([FRAMED] * 3)),
              "category": ["upper", "lower", "dress"]}
+    pipe.pose_layout = categories
     laid = pipe.warp_parts(batch)
-    pipe.pose_layout = False
+    pipe.pose_layout = ()
     learnt = pipe.warp_parts(batch)
-    for i in (0, 2):  # a top and a dress: the learnt warp's
-        assert torch.equal(laid.mask[i], learnt.mask[i])
-        assert torch.equal(laid.control_points[i], learnt.control_points[i])
-    expected = torch.from_numpy(_laid(_trousers())).float()
-    assert (laid.mask[1, 0] - expected).abs().mean() < 0.03  # the flow carries the pose-laid grid at half size
-    assert (learnt.mask[1, 0] - expected).abs().mean() > 0.1
+    for i, category in enumerate(batch["category"]):
+        if category not in categories:  # the learnt warp's
+            assert torch.equal(laid.mask[i], learnt.mask[i])
+            assert torch.equal(laid.control_points[i], learnt.control_points[i])
+            continue
+        expected = torch.from_numpy(_laid(mask[i, 0].numpy() > 0.5, category=category)).float()
+        assert (laid.mask[i, 0] - expected).abs().mean() < 0.03  # the flow carries the pose-laid grid at half size
+        assert (learnt.mask[i, 0] - expected).abs().mean() > 0.1
+
+
+def test_the_pose_layout_names_only_lower_and_dress():
+    from tryon.models.chain import pose_layout_categories
+
+    assert pose_layout_categories("lower, dress") == ("lower", "dress")
+    assert pose_layout_categories("none") == pose_layout_categories("") == ()
+    with pytest.raises(TryOnError, match="not upper"):
+        pose_layout_categories("lower,upper")

@@ -277,9 +277,9 @@ def test_train_cli_reads_every_set_override_and_refuses_a_key_given_twice(tmp_pa
 
     seen = []
     monkeypatch.setattr(tryon.training.trainer, "train", lambda cfg, resume=False: seen.append(cfg) or "done")
-    assert main(["train", "generator", "--data", str(tmp_path), "--set", "lr=1e-4", "pose_layout=true",
+    assert main(["train", "generator", "--data", str(tmp_path), "--set", "lr=1e-4", "pose_layout=lower,dress",
                  "--set", "steps=7"]) == 0
-    assert (seen[0].lr, seen[0].pose_layout, seen[0].steps) == (1e-4, True, 7)
+    assert (seen[0].lr, seen[0].pose_layout, seen[0].steps) == (1e-4, "lower,dress", 7)
     assert main(["train", "generator", "--data", str(tmp_path), "--steps", "5", "--set", "steps=6"]) == 2
     assert "steps given both as a flag and with --set" in capsys.readouterr().err
     assert len(seen) == 1

@@ -126,7 +126,8 @@ def _cmd_evaluate(args) -> int:
     from tryon.evaluation import evaluate
 
     pipe = _load_pipeline(args, mirror_average=not args.single_pass)
-    pipe.pose_layout = args.fullbody_warp == "pose"
+    if args.pose_layout is not None:
+        pipe.pose_layout = args.pose_layout
     summary = evaluate(pipe, args.data, args.out, split=args.split, mode=args.mode,
                        pairs_file=args.pairs, layout=args.layout, limit=args.limit, method=args.baseline,
                        batch_size=args.batch_size, lpips_weights=args.lpips_weights,
@@ -229,6 +230,15 @@ def _add_single_pass(p):
                         "less accurate")
 
 
+def _pose_layout(text: str) -> tuple[str, ...]:
+    from tryon.models.chain import pose_layout_categories
+
+    try:
+        return pose_layout_categories(text)
+    except TryOnError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tryon", description="One-pass virtual try-on: data, training, inference.")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -292,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--baseline", default="model", choices=["model", "grey", "paste"],
                    help="model: the try-on; grey: the garment region left grey; paste: the flat garment in its box")
     e.add_argument("--batch-size", type=int, default=8)
-    e.add_argument("--fullbody-warp", default="pose", choices=["pose", "learned"],
-                   help="lower-body garments: laid out by the pose (default) or by the learnt full-body warp")
+    e.add_argument("--pose-layout", type=_pose_layout, metavar="CATEGORIES",
+                   help="the categories laid out by the pose instead of the learnt full-body warp: lower, dress, "
+                        "lower,dress or none (default: the pipeline's, lower)")
     e.add_argument("--lpips-weights", help="local torchvision AlexNet weights file: adds LPIPS (needs torchmetrics)")
     e.add_argument("--inception-weights", help="local FID Inception weights file: adds FID, KID (needs torchmetrics)")
     _add_pipeline_args(e)

@@ -56,6 +56,7 @@ SAVED_AS_IS = ("agnostic", "garment", "warped_garment", "composition_mask", "pas
 INTERMEDIATE_FILES = ("person.png", "pose.png", "parse.png", *(f"{name}.png" for name in SAVED_AS_IS), "pose.json",
                       "crop_box.json")
 FLOW_SIGMA = 2.0  # flow pixels (half the models' size): the smoothing of the flow the full-resolution garment reads
+POSE_LAYOUT = ("lower",)  # the categories the default weights' full-body generator learnt behind the pose layout
 AGREE = 12.0  # levels: where the two mirror passes' garments differ this much, the composition mask is left as it is
 LIMBS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
          (1, 0), (0, 14), (14, 16), (0, 15), (15, 17)]
@@ -230,9 +231,9 @@ class TryOnPipeline(DiffusionPipeline):
     `warp` and `generator`; a batch may mix categories (`models_for`). Likewise a person framed head to feet is
     parsed by `fullbody_parser` when there is one (a parser trained on street photos), else by `parser`.
 
-    `pose_layout` (True unless set otherwise): lay trousers, shorts and skirts out by the person's pose
-    (tryon.models.pose_warp) instead of the learnt warp, wherever the pose shows the hips and a knee and the
-    garment's silhouette can be read. The learnt full-body warp saw 564 worn garments and
+    `pose_layout` (POSE_LAYOUT unless set otherwise): the categories laid out by the person's pose
+    (tryon.models.pose_warp) instead of the learnt warp, wherever the pose shows the hips and a knee (a dress: and
+    both shoulders) and the garment's silhouette can be read. The learnt full-body warp saw 564 worn garments and
     draws a product photo's legs thin and short; laid by the pose, CC0 trousers and skirts cover the legs from the
     hips to the knees in 82% of CCP val persons instead of 43%.
     """
@@ -250,7 +251,7 @@ class TryOnPipeline(DiffusionPipeline):
                               fullbody_generator=fullbody_generator)
         self.pose_detector = PoseDetector()
         self.mirror_average = True
-        self.pose_layout = True
+        self.pose_layout = POSE_LAYOUT
 
     def models_for(self, category: str) -> tuple[GeometricMatcher, TryOnGenerator]:
         """The (warp, generator) that render a garment of `category`: the full-body pair for a lower-body garment or

@@ -27,15 +27,15 @@ def batch_repr(batch) -> torch.Tensor:
     return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose"])
 
 
-def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: bool = False):
+def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, ...] = ()):
     """Run the warp on a batch whose person representation is `person` (batch_repr, computed once by the caller,
     who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points, the flow refiners'
-    correction or None). With `pose_layout`, lower-body garments are laid out by the pose where it allows
-    (tryon.models.pose_warp), carried as the warp's parts: the TPS control points at the identity and the pose-laid
+    correction or None). Garments of the categories in `pose_layout` ("lower", "dress") are laid out by the pose
+    where it allows (tryon.models.pose_warp), carried as the warp's parts: the TPS control points at the identity and the pose-laid
     grid as the flow (at the refiners' size, half the models'; the grid is smooth within each part). The learnt warp
     runs only when some garment of the batch is not laid out so."""
     height, width = person.shape[-2:]
-    laid = pose_grids(batch) if pose_layout else {}
+    laid = pose_grids(batch, pose_layout)
     if len(laid) == len(batch["category"]):
         points = matcher.lattice.expand(len(laid), *matcher.lattice.shape).clone()
         flow = person.new_zeros(len(laid), 2, height // 2, width // 2, dtype=torch.float32)
@@ -55,13 +55,24 @@ def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: bool = False
     return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow
 
 
-def pose_grids(batch: dict) -> dict[int, torch.Tensor]:
-    """The pose-laid sampling grid ([H, W, 2]) of each lower-body garment of a batch whose pose and garment allow
-    one (tryon.models.pose_warp.pose_grid), by its index in the batch."""
+def pose_layout_categories(text: str) -> tuple[str, ...]:
+    """The categories a comma-separated `text` ("lower", "lower,dress"; "" or "none": none) names for the pose
+    layout, checked."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip() and n.strip() != "none")
+    unknown = [n for n in names if n not in ("lower", "dress")]
+    if unknown:
+        raise TryOnError(f"the pose lays out lower and dress garments, not {', '.join(unknown)}")
+    return names
+
+
+def pose_grids(batch: dict, categories: tuple[str, ...]) -> dict[int, torch.Tensor]:
+    """The pose-laid sampling grid ([H, W, 2]) of each garment of a batch whose category is one of `categories` and
+    whose pose and garment allow one (tryon.models.pose_warp.pose_grid), by its index in the batch."""
     laid = {}
     for i, category in enumerate(batch["category"]):
-        if category == "lower":
-            grid = pose_grid(batch["pose"][i].float().cpu().numpy(), batch["cloth_mask"][i, 0].float().cpu().numpy() > 0.5)
+        if category in categories:
+            grid = pose_grid(batch["pose"][i].float().cpu().numpy(),
+                             batch["cloth_mask"][i, 0].float().cpu().numpy() > 0.5, category)
             if grid is not None:
                 laid[i] = grid
     return laid

@@ -1,4 +1,4 @@
-"""A warp for trousers, shorts and skirts laid out by the body's pose instead of learnt.
+"""A warp for trousers, shorts, skirts (and dresses) laid out by the body's pose instead of learnt.
 
 The learnt full-body warp saw 441 worn garments; on a flat product photo with the legs apart it draws the legs thin
 and short, or leaves a patch at the hip. The geometry of a lower-body garment is simple enough to write down, part
@@ -13,11 +13,13 @@ by part, so that nothing can fold:
   the same fraction of the way down the garment and the same fraction across its row; on a leg, the same fraction
   along the garment's leg and the same share of its half-width, on the same side.
 These proportions are the medians of CCP's train photos (worn trousers against mediapipe's joints, `tryon
-prepare-ccp`).
+prepare-ccp`). A dress (`_dress`) is read as one silhouette (no legs) and laid along the body's axis: its top on
+the shoulders, its waist (its narrowest row in the upper half) part way down to the hips, its hem as its length
+says, never narrower than the body under it.
 
 `pose_grid` returns the sampling grid for `tryon.models.warp.warp`, or None where the pose or the garment does not
-allow it (no hips or knee seen, thighs not pointing down; a garment mask too small): the caller falls back to a
-learnt warp.
+allow it (no hips or knee seen, thighs not pointing down, for a dress no shoulders; a garment mask too small): the
+caller falls back to a learnt warp.
 """
 from dataclasses import dataclass
 
@@ -35,6 +37,7 @@ MIN_LEG_HALF = 0.14  # a leg's least half-width, in thighs (CCP: legs are 0.30 t
 FOOT = 0.12  # a full-length leg reaches past the ankle by this share of the shin
 FLAT = 1.45  # a flat garment's waist (half the waist around) is this much wider than a worn one seen from the front
 FULL_LENGTH = 0.8  # a garment reaching this share of the way from the waist to the ankles is full length
+DRESS_WAIST = 0.6  # a dress's waist, the share of the way from the shoulders to the hips
 MIN_PIXELS = 200
 SHARE = 1.6  # past a leg's edge by this share of its half-width, a pixel reads there (just off the garment)
 
@@ -101,9 +104,10 @@ def _filled(rows: np.ndarray, values: list, top: int, bottom: int) -> np.ndarray
     return np.interp(index, rows, values) if len(rows) else np.zeros(len(index))
 
 
-def garment_shape(mask: np.ndarray) -> GarmentShape | None:
-    """The silhouette of a lower-body garment from its bool mask [H, W] (waist at the top, as product photos and
-    the framed garments lie), or None when the mask is too small to read."""
+def garment_shape(mask: np.ndarray, legs: bool = True) -> GarmentShape | None:
+    """The silhouette of a lower-body garment or a dress from its bool mask [H, W] (waist or shoulders at the top,
+    as product photos and the framed garments lie), or None when the mask is too small to read; `legs`: look for
+    two legs (not in a dress, whose slit would read as two)."""
     if mask.sum() < MIN_PIXELS:
         return None
     turned, back = _upright(mask)
@@ -131,7 +135,7 @@ def garment_shape(mask: np.ndarray) -> GarmentShape | None:
             gap += 1
             if gap > 0.03 * length:
                 break
-    if crotch is None or bottom - crotch < 0.15 * length or crotch - waist < 0.1 * length:
+    if not legs or crotch is None or bottom - crotch < 0.15 * length or crotch - waist < 0.1 * length:
         return shape
     tracks = []
     for start in sorted(sorted(runs[crotch], key=lambda r: r[1] - r[0])[-2:]):
@@ -152,17 +156,19 @@ def _joint(pose: np.ndarray, name: str) -> np.ndarray | None:
     return pose[J[name], :2].astype(float) if pose[J[name], 2] > 0 else None
 
 
-def _project(points: np.ndarray, polyline: np.ndarray):
+def _project(points: np.ndarray, polyline: np.ndarray, extend: bool = False):
     """Each point [P, 2] against a polyline [K, 2]: (arc length of the nearest point, signed distance, positive on
-    the image-right of the polyline's direction)."""
+    the image-right of the polyline's direction). With `extend`, the first and last segments carry on past the
+    ends (arc lengths below 0 and past the end)."""
     best = np.full(len(points), np.inf)
     arc, side = np.zeros(len(points)), np.zeros(len(points))
     start = 0.0
-    for a, b in zip(polyline, polyline[1:]):
+    last = len(polyline) - 2
+    for i, (a, b) in enumerate(zip(polyline, polyline[1:])):
         step = b - a
         length = max(float(np.hypot(*step)), 1e-6)
         direction = step / length
-        t = np.clip((points - a) @ direction, 0, length)
+        t = np.clip((points - a) @ direction, -np.inf if extend and i == 0 else 0, np.inf if extend and i == last else length)
         offset = points - (a + t[:, None] * direction)
         distance = np.hypot(offset[:, 0], offset[:, 1])
         closer = distance < best
@@ -181,7 +187,8 @@ def _length(polyline: np.ndarray) -> float:
 class Body:
     """What the layouts read off the pose (pixels at model size): the hips' centre, the thigh's length, the body's
     `down` (hips to knees) and `across` (image right) directions, the hip span (at least a share of the shoulders'),
-    each leg as a polyline hip -> knee -> ankle -> top of the foot (image-left leg first)."""
+    each leg as a polyline hip -> knee -> ankle -> top of the foot (image-left leg first), the shoulders' centre and
+    width (None and 0 when not both are seen)."""
 
     centre: np.ndarray
     thigh: float
@@ -189,6 +196,8 @@ class Body:
     across: np.ndarray
     span: float
     legs: list
+    shoulders: np.ndarray | None
+    shoulder_width: float
 
 
 def read_body(pose: np.ndarray) -> Body | None:
@@ -210,15 +219,16 @@ def read_body(pose: np.ndarray) -> Body | None:
         return None
     span = float(np.hypot(*(hips[1] - hips[0])))
     shoulders = [_joint(pose, n) for n in ("r_shoulder", "l_shoulder")]
-    if all(s is not None for s in shoulders):  # seen from the side, the hip joints come together
-        span = max(span, 0.55 * float(np.hypot(*(shoulders[1] - shoulders[0]))))
-    span = max(span, 0.3 * thigh)
+    seen = all(s is not None for s in shoulders)
+    shoulder_width = float(np.hypot(*(shoulders[1] - shoulders[0]))) if seen else 0.0
+    span = max(span, 0.55 * shoulder_width, 0.3 * thigh)  # seen from the side, the hip joints come together
     legs = []
     for hip, knee, ankle in chains:
         knee = knee if knee is not None else hip + down * thigh
         ankle = ankle if ankle is not None else knee + (knee - hip)
         legs.append(np.stack([hip, knee, ankle, ankle + FOOT * (ankle - knee)]))
-    return Body(centre=centre, thigh=thigh, down=down, across=np.array([down[1], -down[0]]), span=span, legs=legs)
+    return Body(centre=centre, thigh=thigh, down=down, across=np.array([down[1], -down[0]]), span=span, legs=legs,
+                shoulders=(shoulders[0] + shoulders[1]) / 2 if seen else None, shoulder_width=shoulder_width)
 
 
 def _stretch(garment_length: float, scale: float, full: float) -> float:
@@ -293,16 +303,60 @@ def _lower(garment: GarmentShape, body: Body, pixels: np.ndarray) -> np.ndarray:
     return out
 
 
-def pose_grid(pose: np.ndarray, cloth_mask: np.ndarray) -> torch.Tensor | None:
-    """The pose-laid warp of a lower-body garment with mask `cloth_mask` (bool [H, W], model size) onto a person
-    with joints `pose` ([J, 3] pixels at the same size; unseen joints have confidence 0): a sampling grid
-    [H, W, 2] (float32, normalised for grid_sample), or None without both hips and a knee or a readable garment."""
-    garment = garment_shape(cloth_mask)
+def _dress(garment: GarmentShape, body: Body, pixels: np.ndarray) -> np.ndarray | None:
+    """A dress: the turned garment's (x, y) each person pixel [P, 2] reads, or None without both shoulders.
+
+    The body's axis runs from the shoulders' centre through the hips' and between the knees and ankles; the
+    dress's top row lies on the shoulders, its waist (the narrowest row between a fifth and half of its length)
+    at DRESS_WAIST of the way to the hips, and its hem as far below as its length says (the ankles for a long one).
+    Across, each person row reads the garment row at the same place down, the same fraction of the way across its
+    edges; the person's width follows the garment's, scaled as its waist is, never narrower than the shoulders,
+    waist, hips and legs under it."""
+    if body.shoulders is None:
+        return None
+    widths = garment.right - garment.left + 1
+    length = garment.bottom - garment.top + 1
+    lo, hi = int(0.2 * length), max(int(0.5 * length), int(0.2 * length) + 1)
+    waist_row = garment.top + lo + int(np.argmin(widths[lo:hi]))
+    mid = lambda i: (body.legs[0][i] + body.legs[1][i]) / 2
+    axis = np.stack([body.shoulders, body.centre, mid(1), mid(2), mid(3)])
+    torso = float(np.hypot(*(body.centre - body.shoulders)))
+    waist_at = DRESS_WAIST * torso
+    scale = 2 * WAIST_HALF * body.span / widths[waist_row - garment.top]
+    full = _length(axis) - waist_at  # the waist to past the ankles
+    below = garment.bottom - waist_row + 1
+    hem_at = waist_at + min(below * _stretch(below, scale, full), full)
+    arc, lateral = _project(pixels, axis, extend=True)
+    rows = np.interp(arc, [0.0, waist_at, hem_at], [garment.top, waist_row, garment.bottom],
+                     left=garment.top - 1, right=garment.bottom + 1)
+    # outside the garment's rows the mapping carries on at the scale of its ends
+    rows = np.where(arc < 0, garment.top + arc * (waist_row - garment.top) / waist_at, rows)
+    rows = np.where(arc > hem_at, garment.bottom + (arc - hem_at) * (garment.bottom - waist_row) / (hem_at - waist_at),
+                    rows)
+    left, right = garment.edges(rows)
+    least = MIN_LEG_HALF * body.thigh
+    floor = np.interp(arc, [0.0, waist_at, torso], [body.shoulder_width / 2, WAIST_HALF * body.span,
+                                                    HIP_HALF * body.span])
+    floor = np.where(arc > torso, np.maximum(floor, _spread(body, arc - torso) + least), floor)
+    half = np.maximum((right - left + 1) / 2 * scale, floor)
+    h = (lateral + half) / (2 * half)
+    return np.stack([left + h * (right - left), rows], 1)
+
+
+def pose_grid(pose: np.ndarray, cloth_mask: np.ndarray, category: str = "lower") -> torch.Tensor | None:
+    """The pose-laid warp of a garment of `category` ("lower" or "dress") with mask `cloth_mask` (bool [H, W],
+    model size) onto a person with joints `pose` ([J, 3] pixels at the same size; unseen joints have confidence
+    0): a sampling grid [H, W, 2] (float32, normalised for grid_sample), or None without the joints it needs (both
+    hips and a knee; a dress both shoulders too) or a readable garment."""
+    garment = garment_shape(cloth_mask, legs=category == "lower")
     body = read_body(pose)
     if garment is None or body is None:
         return None
     height, width = cloth_mask.shape
     ys, xs = np.mgrid[:height, :width]
     pixels = np.stack([xs.ravel(), ys.ravel()], 1).astype(float)
-    grid = (2 * garment.back(_lower(garment, body, pixels)) + 1) / np.array([width, height]) - 1
+    out = _lower(garment, body, pixels) if category == "lower" else _dress(garment, body, pixels)
+    if out is None:
+        return None
+    grid = (2 * garment.back(out) + 1) / np.array([width, height]) - 1
     return torch.from_numpy(grid.reshape(height, width, 2).astype(np.float32))

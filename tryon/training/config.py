@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tryon.data.dataset import check_cloth_masks
 from tryon.errors import TryOnError
+from tryon.models.chain import pose_layout_categories
 
 STAGES = ("parser", "garment", "warp", "generator")
 
@@ -39,7 +40,7 @@ class TrainConfig:
     # models
     init: str | None = None  # a saved model folder of this stage (or a pipeline folder) to fine-tune from
     warp_model: str | None = None  # generator stage: the trained warp (a model folder or a pipeline folder)
-    pose_layout: bool = False  # generator stage: lower-body garments laid out by the pose, as the pipeline lays them
+    pose_layout: str = ""  # generator stage: categories laid out by the pose, as the pipeline lays them ("lower,dress")
     grow_agnostic: float = 0.0  # bottoms and dresses: grow the agnostic region up to this share of the height
     parser_channels: int = 32
     parser_backbone: str = "unet"  # parser and garment stages: unet (from scratch) | efficientnet_lite0 (ImageNet)
@@ -92,6 +93,7 @@ class TrainConfig:
         if self.gan_mode not in ("lsgan", "hinge"):
             raise TryOnError(f"gan_mode must be lsgan or hinge, not {self.gan_mode!r}")
         check_cloth_masks(self.cloth_masks)
+        pose_layout_categories(self.pose_layout)
         for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "keep_checkpoints", "log_every",
                      "sample_every", "val_samples", "height", "width", "parser_channels", "ccp_repeat", "warp_flow_stages", "ngf",
                      "ndf", "num_d"):

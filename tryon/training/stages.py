@@ -16,7 +16,7 @@ from tryon.data.labels import (GARMENT_LABELS, IGNORE, MERGED_LABELS, MERGED_LUT
 from tryon.errors import TryOnError
 from tryon.metrics import Confusion, psnr, ssim
 from tryon.models import GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator, warp
-from tryon.models.chain import batch_repr, load_pretrained, warp_garment
+from tryon.models.chain import batch_repr, load_pretrained, pose_layout_categories, warp_garment
 from tryon.models.efficientnet import load_imagenet_weights
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, generator_input,
                                      paste_region)
@@ -284,7 +284,7 @@ class GeneratorStage(Stage):
     def _inputs(self, batch):
         with torch.no_grad():
             person = batch_repr(batch)
-            warped, wmask, *_ = warp_garment(self.matcher, batch, person, self.cfg.pose_layout)
+            warped, wmask, *_ = warp_garment(self.matcher, batch, person, pose_layout_categories(self.cfg.pose_layout))
         return generator_input(person, warped, wmask), warped, wmask
 
     def training_step(self, batch, step):
