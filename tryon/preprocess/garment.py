@@ -1,5 +1,6 @@
 """The garment representation: a garment photo's mask, from its alpha channel, its plain background, or the
 garment segmenter (a photo on a floor, a bed, a carpet or a hanger)."""
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,7 @@ PLAIN_SHARE = 75  # percent: the rest of the border may be the garment itself, c
 SEGMENT_HEIGHT = 256  # the segmenter reads the photo at this height (its width in proportion, a multiple of 32)
 MAX_OTHER = 0.25  # garment pixels outside the largest piece, as a share of it, beyond which no single garment is seen
 MAX_COVER = 0.9  # of the photo: a garment mask larger than this has found no background
+REFINE_KEEP = 0.6  # a GrabCut mask keeping less than this share of the segmenter's is a colour model gone wrong
 
 
 def garment_mask(image: Image.Image, segmenter=None) -> np.ndarray:
@@ -55,29 +57,56 @@ def is_plain_background(rgb: np.ndarray) -> bool:
 
 @torch.inference_mode()
 def segment_garment(segmenter, image: Image.Image) -> np.ndarray:
-    """The garment segmenter's mask of a garment photo (bool [H, W] at its size): the largest garment piece, its
-    holes filled. Raises TryOnError when no single garment stands out from the background."""
+    """The garment segmenter's mask of a garment photo (bool [H, W] at its size): its largest garment piece, the
+    edge settled by the photo's colours (`refine_cutout`), holes filled. Raises TryOnError when no single garment
+    stands out from the background."""
     rgb = image.convert("RGB")
     width = int(np.clip(round(SEGMENT_HEIGHT * rgb.width / rgb.height / 32) * 32, 96, 4 * SEGMENT_HEIGHT))
     small = np.asarray(rgb.resize((width, SEGMENT_HEIGHT), Image.BILINEAR, reducing_gap=3.0))
     x = torch.from_numpy(small.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1)[None]
-    logits = segmenter(x.to(segmenter.device, segmenter.dtype)).float()
-    prob = F.interpolate(logits.softmax(1)[:, 1:], size=(rgb.height, rgb.width), mode="bilinear", align_corners=False)
-    mask = prob[0, 0].cpu().numpy() > 0.5
-    pieces, n = ndimage.label(mask)
+    seen = segmenter(x.to(segmenter.device, segmenter.dtype)).argmax(1)[0].cpu().numpy() == 1
+    pieces, n = ndimage.label(seen)
     sizes = np.bincount(pieces.ravel(), minlength=n + 1)[1:]
-    if n == 0 or sizes.max() < 0.02 * mask.size:
+    if n == 0 or sizes.max() < 0.02 * seen.size:
         raise TryOnError("no garment could be found in the garment photo: photograph one garment, laid flat or "
                          "hung, filling most of the picture")
     largest = int(np.argmax(sizes)) + 1
     if (sizes.sum() - sizes.max()) > MAX_OTHER * sizes.max():
         raise TryOnError("no single garment could be separated in the garment photo (it shows several things "
                          "apart): photograph one garment on its own")
-    mask = ndimage.binary_fill_holes(pieces == largest)
+    cut = refine_cutout(small, ndimage.binary_fill_holes(pieces == largest))
+    mask = F.interpolate(torch.from_numpy(cut.astype(np.float32))[None, None], size=(rgb.height, rgb.width),
+                         mode="bilinear", align_corners=False)[0, 0].numpy() > 0.5
+    mask = ndimage.binary_fill_holes(mask)
     if mask.mean() > MAX_COVER:
         raise TryOnError("the garment could not be told apart from its background: leave some floor or wall "
                          "around it in the photo")
     return mask
+
+
+def refine_cutout(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The segmenter's garment mask `mask` (bool [H, W]) of the photo `rgb` ([H, W, 3] uint8, same size), cleaned
+    by colour: GrabCut (OpenCV) learns colour models of the garment (inside the mask) and the background (outside
+    it) and labels every pixel of the mask again. The segmenter often takes in the floor or sheet between a pair
+    of trousers' legs, or paper or a cushion beside a garment, and is sure of it (probabilities above 0.99, so
+    keeping its sure pixels would keep those); they differ in colour from the garment, and this takes them out.
+    It only takes pixels away: let to grow, it reaches into a background of the garment's colours. The largest
+    piece left is returned, or the mask as given when that piece keeps less than REFINE_KEEP of it (a white
+    garment on a white sheet: the colour models overlap; a stripe of the background's colour across the garment:
+    it falls apart) or when the mask leaves no background to learn from. On the synthetic test photos, whose
+    drawn backgrounds often share the garment's colours, it costs a little (`tryon evaluate-garments`: mean IoU
+    0.923 -> 0.917)."""
+    if not mask.any() or mask.all():
+        return mask
+    labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), labels, None, np.zeros((1, 65)), np.zeros((1, 65)), 5,
+                cv2.GC_INIT_WITH_MASK)
+    pieces, n = ndimage.label(mask & (labels == cv2.GC_PR_FGD))
+    if n == 0:
+        return mask
+    cut = pieces == int(np.argmax(np.bincount(pieces.ravel())[1:])) + 1
+    return cut if (cut & mask).sum() >= REFINE_KEEP * mask.sum() else mask
 
 
 def _off_background(rgb: np.ndarray) -> np.ndarray:
