@@ -6,8 +6,8 @@ given (before and after a change), side by side.
     category_sheet.py --category lower --ccp ../shared/datasets/ccp \
         --catalog ../shared/datasets/garments-cc0/catalog.csv --weights weights runs/new_weights --out sheet.jpg
 
-Columns: the person photo, the garment photo, then one try-on per --weights and, for lower-body garments, per
---layouts (pose: laid out by the pose, the pipeline's default; learned: the learnt full-body warp). Persons or
+Columns: the person photo, the garment photo, then one try-on per --weights and per --layouts (the categories
+laid out by the pose: lower, the pipeline's default; lower,dress; none: the learnt full-body warp only). Persons or
 garments a pipeline refuses are skipped (and named on stderr).
 """
 import argparse
