@@ -264,11 +264,23 @@ def test_the_lower_body_checks_see_covered_legs_a_left_old_garment_and_a_changed
     full = lower_body_checks(STANDING, legs.copy(), np.ones((240, 160)), "lower", truth, none)
     assert full["hips_to_knees"] == full["knees_to_ankles"] == 1.0
     assert full["old_left"] == 0.0 and full["upper_changed"] == 0.0 and not full["full_length"]  # the pants end at 200
+    assert full["worn_hips_to_knees"] > 0.9  # the worn pants cover the band themselves
     shorts = legs & (np.arange(240)[:, None] < 150)
     checks = lower_body_checks(STANDING, shorts, np.zeros((240, 160)), "lower", truth, truth == P["upper"])
     assert 0.3 < checks["hips_to_knees"] < 0.6 and checks["knees_to_ankles"] == 0.0
     assert checks["old_left"] == 1.0 and checks["upper_changed"] > 0.5
     assert set(lower_body_checks(STANDING, none, np.zeros((240, 160)), "dress")) == {"hips_to_knees", "knees_to_ankles"}
+
+
+def test_knee_coverage_is_also_scored_over_the_pairs_whose_worn_garment_covers_the_knees():
+    from tryon.evaluation import _category_summary
+
+    cases = [{"category": "dress", "hips_to_knees": 1.0, "worn_hips_to_knees": 1.0},
+             {"category": "dress", "hips_to_knees": 0.5, "worn_hips_to_knees": 0.95},
+             {"category": "dress", "hips_to_knees": 0.4, "worn_hips_to_knees": 0.4}]  # a short dress
+    summary = _category_summary(cases, paired=False)["dress"]
+    assert summary["covers_hips_to_knees"] == pytest.approx(1 / 3)
+    assert summary["covers_hips_to_knees_knee_length"] == 0.5 and summary["knee_length_n"] == 2
 
 
 def test_evaluate_reports_each_category_with_the_leg_coverage(tiny_pipeline, tmp_path):

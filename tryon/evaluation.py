@@ -92,7 +92,9 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     """Whether a lower-body or dress try-on (all at the models' size) covers the legs, from the pose alone:
     "hips_to_knees" / "knees_to_ankles", the share of the pose-drawn legs (tryon.preprocess.person.pose_region)
     in each band that the new garment (`warped_mask`) covers. With the ground truth's labels `truth` (our labels,
-    paired data): "full_length" (the worn garment reaches FULL_LENGTH of the way from the knees to the ankles),
+    paired data): "worn_hips_to_knees", the same share for the worn garment (a short one cannot cover the band,
+    nor can its try-on be asked to), "full_length" (the worn garment reaches FULL_LENGTH of the way from the knees
+    to the ankles),
     "old_left", the share of the worn garment the try-on does not repaint (`paste_mask` under 0.5), and for a
     lower-body garment, with `changed` (bool, pixels the try-on changed), "upper_changed", the share of the upper
     body's pixels (top, arms, neck, face, hair) it changed."""
@@ -102,13 +104,15 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     hips, knees, ankles = seen(("r_hip", "l_hip")), seen(("r_knee", "l_knee")), seen(("r_ankle", "l_ankle"))
     rows = np.arange(height)[:, None]
     out = {}
+    worn = None if truth is None else np.isin(truth, GARMENT_LABELS[category])
     for name, top, bottom in (("hips_to_knees", hips, knees), ("knees_to_ankles", knees, ankles)):
         if top and bottom:
             band = legs & (rows >= np.mean(top)) & (rows <= np.mean(bottom))
             if band.any():
                 out[name] = float((warped_mask & band).sum() / band.sum())
+                if worn is not None and name == "hips_to_knees":
+                    out["worn_hips_to_knees"] = float((worn & band).sum() / band.sum())
     if truth is not None:
-        worn = np.isin(truth, GARMENT_LABELS[category])
         if worn.any():
             out["old_left"] = float((worn & (paste_mask < 0.5)).sum() / worn.sum())
             if knees and ankles:
@@ -123,7 +127,8 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
 
 def _category_summary(cases: list[dict], paired: bool) -> dict:
     """Per category: the pairs scored, the mean scores, and for lower-body garments and dresses how often the new
-    garment covers the legs (COVERED of each band; the ankles only for full-length garments)."""
+    garment covers the legs (COVERED of each band; the ankles only for full-length garments; in paired data the
+    hips-to-knees band also over the pairs whose worn garment covers it)."""
     out = {}
     for category in sorted({c["category"] for c in cases}):
         own = [c for c in cases if c["category"] == category]
@@ -134,6 +139,10 @@ def _category_summary(cases: list[dict], paired: bool) -> dict:
         knees = [c["hips_to_knees"] for c in own if "hips_to_knees" in c]
         if knees:
             summary["covers_hips_to_knees"] = float(np.mean(np.array(knees) >= COVERED))
+            long = [c["hips_to_knees"] for c in own if c.get("worn_hips_to_knees", 0) >= COVERED]
+            if long:
+                summary["covers_hips_to_knees_knee_length"] = float(np.mean(np.array(long) >= COVERED))
+                summary["knee_length_n"] = len(long)
             ankles = [c["knees_to_ankles"] for c in own if c.get("full_length") and "knees_to_ankles" in c]
             if ankles:
                 summary["covers_ankles_full_length"] = float(np.mean(np.array(ankles) >= COVERED))
@@ -246,16 +255,18 @@ def _report(summary: dict, shown: list[tuple[str, dict]]) -> str:
     by_category = summary.get("by_category", {})
     if len(by_category) > 1 or any(c != "upper" for c in by_category):
         keys = ("n", "ssim", "psnr", "ssim_garment", "psnr_garment", "covers_hips_to_knees",
-                "covers_ankles_full_length", "old_left", "upper_changed")
+                "covers_hips_to_knees_knee_length", "covers_ankles_full_length", "old_left", "upper_changed")
         shown_keys = [k for k in keys if any(k in v for v in by_category.values())]
         lines += ["", "| category | " + " | ".join(shown_keys) + " |", "| --- |" + " --- |" * len(shown_keys)]
         for category, values in by_category.items():
-            cells = [("-" if k not in values else f"{values[k]}" if k == "n" else f"{values[k]:.4f}") for k in shown_keys]
+            cells = [("-" if k not in values else f"{values[k]:.4f}" if isinstance(values[k], float) else f"{values[k]}")
+                     for k in shown_keys]
             lines.append(f"| {category} | " + " | ".join(cells) + " |")
         lines += ["", f"Lower-body garments and dresses: covers_hips_to_knees is the share of pairs whose new garment "
                   f"lies over at least {COVERED:.0%} of the pose-drawn legs from the hips to the knees; "
-                  "covers_ankles_full_length the same from the knees to the ankles, over the pairs whose worn "
-                  "garment is full length; old_left the share of the worn garment left unrepainted; upper_changed "
+                  "covers_hips_to_knees_knee_length the same over the pairs whose worn garment covers that band "
+                  "itself (a short skirt or dress cannot); covers_ankles_full_length the same from the knees to the "
+                  "ankles, over the pairs whose worn garment is full length; old_left the share of the worn garment left unrepainted; upper_changed "
                   "the share of the upper body's pixels a lower-body try-on changed."]
     if summary["mode"] == "paired":
         lines += ["", "SSIM and PSNR compare the try-on with the person photo (the ground truth), over the whole photo "
