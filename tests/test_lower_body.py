@@ -196,8 +196,11 @@ def test_lower_and_dress_go_through_the_fullbody_models_even_in_a_mixed_batch(tm
     categories = ["lower", "upper", "dress"]
     framed = [pipe.frame(person, garment, category=c) for c in categories]
     batch = pipe.represent(framed, categories)
-    for i, category in enumerate(categories):  # each crop parsed by its category's parser
+    from tryon.preprocess.parse import skin_by_pose
+
+    for i, category in enumerate(categories):  # each crop parsed by its category's parser (skin by the pose: full body)
         own = pipe.parse(batch["person"][i:i + 1], framed[i].person_mask[None], category)[0]
+        own = own if category == "upper" else skin_by_pose(own, framed[i].pose)
         assert np.array_equal(batch["parse"][i].numpy(), own)
     assert not np.array_equal(pipe.parse(batch["person"][:1], None, "upper"), pipe.parse(batch["person"][:1], None, "lower"))
     mixed = pipe.render(batch)
@@ -254,6 +257,29 @@ def test_training_on_lower_body_and_dress_samples_lowers_the_loss(tmp_path, stag
     assert loss() < 0.8 * before
 
 
+def test_legs_the_parser_takes_for_arms_or_a_face_are_legs_by_the_pose_and_a_lower_body_garment_repaints_them():
+    from tryon.preprocess.parse import skin_by_pose
+
+    labels = np.full((240, 160), P["background"], np.uint8)
+    labels[70:125, 44:54] = P["right_arm"]  # the right arm, where the pose draws it
+    labels[130:220, 64:73] = P["left_arm"]  # the right leg, taken for the left arm (legs crossed)
+    labels[130:220, 88:97] = P["left_leg"]
+    labels[190:215, 88:97] = P["face"]  # and part of the left leg for the face
+    labels[42:62, 72:88] = P["face"]
+    labels[80:110, 70:90] = P["upper"]
+    fixed = skin_by_pose(labels, STANDING)
+    assert (fixed[130:220, 64:73] == P["right_leg"]).all() and (fixed[130:220, 88:97] == P["left_leg"]).all()
+    assert (fixed[70:125, 44:54] == P["right_arm"]).all() and (fixed[80:110, 70:90] == P["upper"]).all()
+    assert (fixed[42:62, 72:88] == P["face"]).all()
+    before, after = (agnostic_mask(x, STANDING, "lower") for x in (labels, fixed))
+    assert not before[150:200, 64:73].any() and after[150:200, 64:73].all()  # the new trousers reach that leg now
+    no_legs = STANDING.copy()
+    no_legs[[J["r_hip"], J["l_hip"], J["r_knee"], J["l_knee"], J["r_ankle"], J["l_ankle"]], 2] = 0
+    kept = skin_by_pose(labels, no_legs)  # no legs drawn: a leg stays a leg, an arm the nearest arm
+    assert (kept[130:190, 88:97] == P["left_leg"]).all() and (kept[130:220, 64:73] == P["right_arm"]).all()
+    assert np.array_equal(skin_by_pose(labels, np.zeros_like(STANDING)), labels)  # no pose, no change
+
+
 def test_the_lower_body_checks_see_covered_legs_a_left_old_garment_and_a_changed_top():
     from tryon.evaluation import lower_body_checks
     from tryon.preprocess.person import pose_region
@@ -266,9 +292,12 @@ def test_the_lower_body_checks_see_covered_legs_a_left_old_garment_and_a_changed
     assert full["old_left"] == 0.0 and full["upper_changed"] == 0.0 and not full["full_length"]  # the pants end at 200
     assert full["worn_hips_to_knees"] > 0.9  # the worn pants cover the band themselves
     shorts = legs & (np.arange(240)[:, None] < 150)
-    checks = lower_body_checks(STANDING, shorts, np.zeros((240, 160)), "lower", truth, truth == P["upper"])
+    checks = lower_body_checks(STANDING, shorts, shorts.astype(np.float32), "lower", truth, truth == P["upper"])
     assert 0.3 < checks["hips_to_knees"] < 0.6 and checks["knees_to_ankles"] == 0.0
-    assert checks["old_left"] == 1.0 and checks["upper_changed"] > 0.5
+    assert checks["old_left"] > 0.4 and checks["upper_changed"] > 0.5
+    # a garment laid on the legs but not pasted there (the parse kept the legs) does not count
+    hidden = lower_body_checks(STANDING, legs.copy(), np.zeros((240, 160)), "lower", truth, none)
+    assert hidden["hips_to_knees"] == hidden["knees_to_ankles"] == 0.0 and hidden["old_left"] == 1.0
     assert set(lower_body_checks(STANDING, none, np.zeros((240, 160)), "dress")) == {"hips_to_knees", "knees_to_ankles"}
 
 

@@ -42,7 +42,7 @@ from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, save_image
-from tryon.preprocess.parse import crop_person_mask, keep_on_person
+from tryon.preprocess.parse import crop_person_mask, keep_on_person, skin_by_pose
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
                                      agnostic_person, check_category, garment_interior, generator_input, paste_region)
 from tryon.preprocess.pose import PoseDetector
@@ -401,9 +401,12 @@ class TryOnPipeline(DiffusionPipeline):
         """Parse the crops and build the model inputs, as tryon.data.dataset builds a training sample.
 
         `parse` ([N, H, W] labels from `self.parse`), when given, is used instead of parsing the crops again (a
-        catalog run parses each model photo once). Returns a batch dict with the dataset's keys (person, cloth,
-        cloth_mask, parse, pose, agnostic, agnostic_mask, category) on the pipeline's device and dtype, plus `framed`
-        and `repr`, the stacked person representation that both the warp and the generator read.
+        catalog run parses each model photo once). For a lower-body garment or a dress, each pixel of skin is given
+        the part of the body the pose draws nearest (tryon.preprocess.parse.skin_by_pose: the street parser takes
+        crossed legs for arms or the face, which a lower-body try-on keeps, so new trousers stopped above them). Returns
+        a batch dict with the dataset's keys (person, cloth, cloth_mask, parse, pose, agnostic, agnostic_mask,
+        category) on the pipeline's device and dtype, plus `framed` and `repr`, the stacked person representation
+        that both the warp and the generator read.
         """
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
@@ -412,6 +415,8 @@ class TryOnPipeline(DiffusionPipeline):
             for category in sorted(set(categories)):  # each category's crops by its parser (parser_for)
                 index = [i for i, c in enumerate(categories) if c == category]
                 parse[index] = self.parse(person[index], on_person[index], category)
+        parse = np.stack([p if c == "upper" else skin_by_pose(p, f.pose)
+                          for p, f, c in zip(parse, framed, categories)])
         masks = [agnostic_mask(p, f.pose, c) for p, f, c in zip(parse, framed, categories)]
         tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(device)
         batch = {

@@ -26,11 +26,12 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from tryon.data.ccp import in_val_split, load_ccp, read_ccp
-from tryon.data.labels import LEGS_ANY, SKIN_ANY, J, P
+from tryon.data.labels import LEGS_ANY, SKIN_ANY, P
 from tryon.errors import DatasetError, TryOnError
 from tryon.files import write_text
 from tryon.preprocess import framing
 from tryon.preprocess.image_io import save_image
+from tryon.preprocess.parse import SKIN_PARTS, distance_to_part
 from tryon.preprocess.pose import PoseDetector
 
 log = logging.getLogger(__name__)
@@ -44,31 +45,6 @@ FOLDERS = {"lower": "lower_body", "dress": "dresses"}
 # our labels as DressCode label-map values (DressCode has no neck: it is part of the head, as in its own maps)
 PARSE_TO_DRESSCODE = np.array([0, 2, 11, 11, 4, 6, 7, 14, 15, 12, 13, 9, 16], dtype=np.uint8)
 JPEG_QUALITY = 95
-# the parts CCP's one skin label is split into, each drawn from the pose as joints and bones
-SKIN_PARTS = {
-    "face": [("nose",), ("r_eye",), ("l_eye",), ("r_ear",), ("l_ear",)],
-    "neck": [("neck",)],
-    "right_arm": [("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist")],
-    "left_arm": [("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist")],
-    "right_leg": [("r_hip", "r_knee"), ("r_knee", "r_ankle")],
-    "left_leg": [("l_hip", "l_knee"), ("l_knee", "l_ankle")],
-}
-
-
-def _distance_to(pose: np.ndarray, part, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Each pixel's distance to the nearest joint or bone of a skin part (inf where the pose lacks all of them)."""
-    best = np.full(ys.shape, np.inf, np.float32)
-    for names in part:
-        ends = [pose[J[n]] for n in names]
-        if any(e[2] <= 0 for e in ends):
-            continue
-        a, b = ends[0][:2], ends[-1][:2]
-        ab = b - a
-        t = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / max(float(ab @ ab), 1e-6), 0, 1)
-        best = np.minimum(best, np.hypot(xs - (a[0] + t * ab[0]), ys - (a[1] + t * ab[1])))
-    return best
-
-
 def split_skin(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
     """Labels with CCP's partial skin labels resolved along `pose` (the labels' pixels): each SKIN_ANY pixel
     becomes the face, neck, an arm or a leg, whichever the pose draws nearest; each LEGS_ANY pixel the nearer leg.
@@ -78,7 +54,7 @@ def split_skin(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
         ys, xs = np.nonzero(labels == partial)
         if not len(ys):
             continue
-        dist = np.stack([_distance_to(pose, SKIN_PARTS[p], ys.astype(np.float32), xs.astype(np.float32))
+        dist = np.stack([distance_to_part(pose, SKIN_PARTS[p], ys.astype(np.float32), xs.astype(np.float32))
                          for p in parts])
         choice = np.array([P[p] for p in parts], np.uint8)[dist.argmin(0)]
         out[ys, xs] = np.where(np.isfinite(dist.min(0)), choice, P["neck"] if partial == SKIN_ANY else P["left_leg"])

@@ -1,19 +1,44 @@
-"""The body parse kept on the person: background can never become clothing.
+"""The body parse checked against what works on any photo: the person's mask and the pose.
 
 mediapipe's pose segmentation (tryon.preprocess.pose) finds the person on any photo; the parser, trained on a few
 thousand photos, can still take a railing, a wall or a bag on a bench for clothing or hair. Outside the person's
 mask (probability PERSON_THRESHOLD or more), grown by GROW of the crop's height for what the mask's soft edge
-misses (loose hair, a coat's hem), every label becomes background.
+misses (loose hair, a coat's hem), every label becomes background (`keep_on_person`). The street parser also
+takes bare legs for arms or for the face (legs crossed, a hand on the thigh); which part of the body a pixel of
+skin belongs to is the pose's to say (`skin_by_pose`).
 """
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from tryon.data.labels import P
+from tryon.data.labels import J, P
 from tryon.preprocess.framing import crop_map
 
 PERSON_THRESHOLD = 0.3
 GROW = 1 / 64  # of the crop's height
+# the parts of the skin, each drawn from the pose as joints and bones (CCP's one skin label is split into them)
+SKIN_PARTS = {
+    "face": [("nose",), ("r_eye",), ("l_eye",), ("r_ear",), ("l_ear",)],
+    "neck": [("neck",)],
+    "right_arm": [("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist")],
+    "left_arm": [("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist")],
+    "right_leg": [("r_hip", "r_knee"), ("r_knee", "r_ankle")],
+    "left_leg": [("l_hip", "l_knee"), ("l_knee", "l_ankle")],
+}
+
+
+def distance_to_part(pose: np.ndarray, part, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Each pixel's distance to the nearest joint or bone of a skin part (inf where the pose lacks all of them)."""
+    best = np.full(ys.shape, np.inf, np.float32)
+    for names in part:
+        ends = [pose[J[n]] for n in names]
+        if any(e[2] <= 0 for e in ends):
+            continue
+        a, b = ends[0][:2], ends[-1][:2]
+        ab = b - a
+        t = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / max(float(ab @ ab), 1e-6), 0, 1)
+        best = np.minimum(best, np.hypot(xs - (a[0] + t * ab[0]), ys - (a[1] + t * ab[1])))
+    return best
 
 
 def crop_person_mask(mask: np.ndarray, photo_size: tuple[int, int], box, height: int, width: int) -> np.ndarray:
@@ -29,3 +54,21 @@ def keep_on_person(labels: np.ndarray, person: np.ndarray) -> np.ndarray:
     """Parse labels [H, W] with every pixel outside the grown person mask `person` (bool [H, W]) set to background."""
     grown = ndimage.binary_dilation(person, iterations=max(1, round(labels.shape[0] * GROW)))
     return np.where(grown, labels, P["background"]).astype(labels.dtype)
+
+
+def skin_by_pose(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Parse labels [H, W] whose skin pixels (face, neck, arms, legs) are each given the part the pose ([J, 3], the
+    labels' pixels) draws nearest (SKIN_PARTS), as CCP's one skin label is split for training
+    (tryon.data.ccp_pairs.split_skin). A pixel keeps its label where the pose does not draw the part it was given
+    (nothing to compare it with)."""
+    codes = np.array([P[n] for n in SKIN_PARTS], labels.dtype)
+    ys, xs = np.nonzero(np.isin(labels, codes))
+    if not len(ys):
+        return labels
+    dist = np.stack([distance_to_part(pose, part, ys.astype(np.float32), xs.astype(np.float32))
+                     for part in SKIN_PARTS.values()])
+    given = np.argmax(labels[ys, xs][None] == codes[:, None], axis=0)
+    drawn = np.isfinite(dist[given, np.arange(len(ys))])
+    out = labels.copy()
+    out[ys[drawn], xs[drawn]] = codes[dist[:, drawn].argmin(0)]
+    return out
