@@ -91,11 +91,10 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
                       truth: np.ndarray | None = None, changed: np.ndarray | None = None) -> dict:
     """Whether a lower-body or dress try-on (all at the models' size) covers the legs, from the pose alone:
     "hips_to_knees" / "knees_to_ankles", the share of the pose-drawn legs (tryon.preprocess.person.pose_region)
-    in each band that the new garment (`warped_mask`) covers. With the ground truth's labels `truth` (our labels,
-    paired data): "worn_hips_to_knees", the same share for the worn garment (a short one cannot cover the band,
-    nor can its try-on be asked to), "full_length" (the worn garment reaches FULL_LENGTH of the way from the knees
-    to the ankles),
-    "old_left", the share of the worn garment the try-on does not repaint (`paste_mask` under 0.5), and for a
+    in each band that the new garment (`warped_mask`) covers where the try-on shows it (`paste_mask` 0.5 or
+    more). With the ground truth's labels `truth` (our labels, paired data): "worn_hips_to_knees", the same share
+    for the worn garment (a short one cannot cover the band, nor can its try-on be asked to), "full_length" (the
+    worn garment reaches FULL_LENGTH of the way from the knees to the ankles), "old_left", the share of the worn garment the try-on does not repaint (`paste_mask` under 0.5), and for a
     lower-body garment, with `changed` (bool, pixels the try-on changed), "upper_changed", the share of the upper
     body's pixels (top, arms, neck, face, hair) it changed."""
     height, width = warped_mask.shape
@@ -104,12 +103,13 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     hips, knees, ankles = seen(("r_hip", "l_hip")), seen(("r_knee", "l_knee")), seen(("r_ankle", "l_ankle"))
     rows = np.arange(height)[:, None]
     out = {}
+    shown = warped_mask & (paste_mask >= 0.5)
     worn = None if truth is None else np.isin(truth, GARMENT_LABELS[category])
     for name, top, bottom in (("hips_to_knees", hips, knees), ("knees_to_ankles", knees, ankles)):
         if top and bottom:
             band = legs & (rows >= np.mean(top)) & (rows <= np.mean(bottom))
             if band.any():
-                out[name] = float((warped_mask & band).sum() / band.sum())
+                out[name] = float((shown & band).sum() / band.sum())
                 if worn is not None and name == "hips_to_knees":
                     out["worn_hips_to_knees"] = float((worn & band).sum() / band.sum())
     if truth is not None:
