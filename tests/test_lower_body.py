@@ -271,6 +271,11 @@ def test_legs_the_parser_takes_for_arms_or_a_face_are_legs_by_the_pose_and_a_low
     assert (fixed[130:220, 64:73] == P["right_leg"]).all() and (fixed[130:220, 88:97] == P["left_leg"]).all()
     assert (fixed[70:125, 44:54] == P["right_arm"]).all() and (fixed[80:110, 70:90] == P["upper"]).all()
     assert (fixed[42:62, 72:88] == P["face"]).all()
+    hand_on_thigh = STANDING.copy()
+    hand_on_thigh[J["l_elbow"], :2], hand_on_thigh[J["l_wrist"], :2] = (106, 100), (100, 128)
+    hand = np.full((240, 160), P["background"], np.uint8)
+    hand[136:143, 97:101] = P["left_leg"]  # past the wrist, over the thigh: the hand, not the leg
+    assert (skin_by_pose(hand, hand_on_thigh)[136:143, 97:101] == P["left_arm"]).all()
     before, after = (agnostic_mask(x, STANDING, "lower") for x in (labels, fixed))
     assert not before[150:200, 64:73].any() and after[150:200, 64:73].all()  # the new trousers reach that leg now
     no_legs = STANDING.copy()

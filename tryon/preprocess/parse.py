@@ -16,6 +16,7 @@ from tryon.preprocess.framing import crop_map
 
 PERSON_THRESHOLD = 0.3
 GROW = 1 / 64  # of the crop's height
+HAND = 0.4  # a hand's length past the wrist, in forearms
 # the parts of the skin, each drawn from the pose as joints and bones (CCP's one skin label is split into them)
 SKIN_PARTS = {
     "face": [("nose",), ("r_eye",), ("l_eye",), ("r_ear",), ("l_ear",)],
@@ -28,7 +29,8 @@ SKIN_PARTS = {
 
 
 def distance_to_part(pose: np.ndarray, part, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Each pixel's distance to the nearest joint or bone of a skin part (inf where the pose lacks all of them)."""
+    """Each pixel's distance to the nearest joint or bone of a skin part (inf where the pose lacks all of them); a
+    forearm carries on past the wrist by HAND of its length, over the hand."""
     best = np.full(ys.shape, np.inf, np.float32)
     for names in part:
         ends = [pose[J[n]] for n in names]
@@ -36,7 +38,8 @@ def distance_to_part(pose: np.ndarray, part, ys: np.ndarray, xs: np.ndarray) -> 
             continue
         a, b = ends[0][:2], ends[-1][:2]
         ab = b - a
-        t = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / max(float(ab @ ab), 1e-6), 0, 1)
+        reach = 1 + HAND if names[-1].endswith("wrist") else 1
+        t = np.clip(((xs - a[0]) * ab[0] + (ys - a[1]) * ab[1]) / max(float(ab @ ab), 1e-6), 0, reach)
         best = np.minimum(best, np.hypot(xs - (a[0] + t * ab[0]), ys - (a[1] + t * ab[1])))
     return best
 
