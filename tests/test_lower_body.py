@@ -236,7 +236,8 @@ def test_training_on_lower_body_and_dress_samples_lowers_the_loss(tmp_path, stag
     cfg = TrainConfig(stage=stage, data=str(data), output_dir=str(tmp_path / stage), steps=25, lr=2e-3,
                       batch_size=4, num_workers=0, val_samples=2, ngf=8, ndf=8, num_d=1, augment=False,
                       ema_decay=0.0, checkpoint_every=100, sample_every=1000,
-                      warp_model=str(warp_dir) if stage == "generator" else None, pose_layout="lower,dress" if stage == "generator" else "")
+                      warp_model=str(warp_dir) if stage == "generator" else None,
+                      pose_layout="lower,dress" if stage == "generator" else "")
     trainer = Trainer(cfg)
     # the samples of the lower-body and dress folders
     batch = torch.utils.data.default_collate([trainer.dataset[i] for i in range(len(trainer.dataset))

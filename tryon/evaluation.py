@@ -94,9 +94,10 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     in each band that the new garment (`warped_mask`) covers where the try-on shows it (`paste_mask` 0.5 or
     more). With the ground truth's labels `truth` (our labels, paired data): "worn_hips_to_knees", the same share
     for the worn garment (a short one cannot cover the band, nor can its try-on be asked to), "full_length" (the
-    worn garment reaches FULL_LENGTH of the way from the knees to the ankles), "old_left", the share of the worn garment the try-on does not repaint (`paste_mask` under 0.5), and for a
-    lower-body garment, with `changed` (bool, pixels the try-on changed), "upper_changed", the share of the upper
-    body's pixels (top, arms, neck, face, hair) it changed."""
+    worn garment reaches FULL_LENGTH of the way from the knees to the ankles), "old_left", the share of the worn
+    garment the try-on does not repaint (`paste_mask` under 0.5), and for a lower-body garment, with `changed`
+    (bool, pixels the try-on changed), "upper_changed", the share of the upper body's pixels (top, arms, neck,
+    face, hair) it changed."""
     height, width = warped_mask.shape
     legs = pose_region(pose, "lower", height, width)
     seen = lambda names: [pose[J[n], 1] for n in names if pose[J[n], 2] > 0]
@@ -259,15 +260,15 @@ def _report(summary: dict, shown: list[tuple[str, dict]]) -> str:
         shown_keys = [k for k in keys if any(k in v for v in by_category.values())]
         lines += ["", "| category | " + " | ".join(shown_keys) + " |", "| --- |" + " --- |" * len(shown_keys)]
         for category, values in by_category.items():
-            cells = [("-" if k not in values else f"{values[k]:.4f}" if isinstance(values[k], float) else f"{values[k]}")
-                     for k in shown_keys]
+            cells = ["-" if k not in values else f"{values[k]:.4f}" if isinstance(values[k], float)
+                     else f"{values[k]}" for k in shown_keys]
             lines.append(f"| {category} | " + " | ".join(cells) + " |")
         lines += ["", f"Lower-body garments and dresses: covers_hips_to_knees is the share of pairs whose new garment "
                   f"lies over at least {COVERED:.0%} of the pose-drawn legs from the hips to the knees; "
                   "covers_hips_to_knees_knee_length the same over the pairs whose worn garment covers that band "
                   "itself (a short skirt or dress cannot); covers_ankles_full_length the same from the knees to the "
-                  "ankles, over the pairs whose worn garment is full length; old_left the share of the worn garment left unrepainted; upper_changed "
-                  "the share of the upper body's pixels a lower-body try-on changed."]
+                  "ankles, over the pairs whose worn garment is full length; old_left the share of the worn garment "
+                  "left unrepainted; upper_changed the share of the upper body's pixels a lower-body try-on changed."]
     if summary["mode"] == "paired":
         lines += ["", "SSIM and PSNR compare the try-on with the person photo (the ground truth), over the whole photo "
                   "and inside the garment region of the dataset's parse map. The try-on keeps every pixel outside the "

@@ -31,9 +31,9 @@ def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, .
     """Run the warp on a batch whose person representation is `person` (batch_repr, computed once by the caller,
     who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points, the flow refiners'
     correction or None). Garments of the categories in `pose_layout` ("lower", "dress") are laid out by the pose
-    where it allows (tryon.models.pose_warp), carried as the warp's parts: the TPS control points at the identity and the pose-laid
-    grid as the flow (at the refiners' size, half the models'; the grid is smooth within each part). The learnt warp
-    runs only when some garment of the batch is not laid out so."""
+    where it allows (tryon.models.pose_warp), carried as the warp's parts: the TPS control points at the identity
+    and the pose-laid grid as the flow (at the refiners' size, half the models'; the grid is smooth within each
+    part). The learnt warp runs only when some garment of the batch is not laid out so."""
     height, width = person.shape[-2:]
     laid = pose_grids(batch, pose_layout)
     if len(laid) == len(batch["category"]):

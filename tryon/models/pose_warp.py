@@ -168,7 +168,8 @@ def _project(points: np.ndarray, polyline: np.ndarray, extend: bool = False):
         step = b - a
         length = max(float(np.hypot(*step)), 1e-6)
         direction = step / length
-        t = np.clip((points - a) @ direction, -np.inf if extend and i == 0 else 0, np.inf if extend and i == last else length)
+        low, high = -np.inf if extend and i == 0 else 0, np.inf if extend and i == last else length
+        t = np.clip((points - a) @ direction, low, high)
         offset = points - (a + t[:, None] * direction)
         distance = np.hypot(offset[:, 0], offset[:, 1])
         closer = distance < best
