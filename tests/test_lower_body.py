@@ -202,6 +202,8 @@ def test_lower_and_dress_go_through_the_fullbody_models_even_in_a_mixed_batch(tm
         own = pipe.parse(batch["person"][i:i + 1], framed[i].person_mask[None], category)[0]
         own = own if category == "upper" else skin_by_pose(own, framed[i].pose)
         assert np.array_equal(batch["parse"][i].numpy(), own)
+        assert np.array_equal(own, pipe.parse(batch["person"][i:i + 1], framed[i].person_mask[None], category,
+                                              framed[i].pose[None])[0])
     assert not np.array_equal(pipe.parse(batch["person"][:1], None, "upper"), pipe.parse(batch["person"][:1], None, "lower"))
     mixed = pipe.render(batch)
     for i, category in enumerate(categories):

@@ -207,7 +207,8 @@ class _Renderer:
             self.persons = {k: v for k, v in self.persons.items() if k[0] == path}  # jobs come sorted by model
             try:
                 person = self.pipe.frame_person(path, category=category)
-                parse = self.pipe.parse(to_tensor(person.person)[None], person.person_mask[None], category)[0]
+                parse = self.pipe.parse(to_tensor(person.person)[None], person.person_mask[None], category,
+                                        person.pose[None])[0]
                 self.persons[key] = (person, parse)
             except TryOnError as e:
                 log.warning("%s: every job with this photo fails: %s", path, e)

@@ -62,7 +62,8 @@ def _write_sample(pipe, d: Path, name: str, person: Path, garment: Path, categor
     model_h, model_w = pipe.size
     small = Image.fromarray(f.person).resize((model_w, model_h), Image.BICUBIC, reducing_gap=3.0)  # as TryOnDataset
     on_person = np.asarray(Image.fromarray(f.person_mask).resize((model_w, model_h), Image.NEAREST))
-    parse = pipe.parse(to_tensor(np.asarray(small))[None], on_person[None], category)[0]
+    pose = f.pose * np.array([model_w / width, model_h / height, 1], np.float32)  # in the parse's pixels
+    parse = pipe.parse(to_tensor(np.asarray(small))[None], on_person[None], category, pose[None])[0]
     parse = np.asarray(Image.fromarray(parse).resize((width, height), Image.NEAREST))
     mask = agnostic_mask(parse, f.pose, category)
     save_image(Image.fromarray(f.person), d / "image" / f"{name}.jpg", quality=JPEG_QUALITY)
