@@ -31,7 +31,7 @@ from tryon.errors import DatasetError, TryOnError
 from tryon.files import write_text
 from tryon.preprocess import framing
 from tryon.preprocess.image_io import save_image
-from tryon.preprocess.parse import SKIN_PARTS, distance_to_part
+from tryon.preprocess.parse import SKIN_PARTS, part_distances
 from tryon.preprocess.pose import PoseDetector
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ def split_skin(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
         ys, xs = np.nonzero(labels == partial)
         if not len(ys):
             continue
-        dist = np.stack([distance_to_part(pose, SKIN_PARTS[p], ys.astype(np.float32), xs.astype(np.float32))
-                         for p in parts])
+        dist = part_distances(pose, parts, ys, xs)
         choice = np.array([P[p] for p in parts], np.uint8)[dist.argmin(0)]
         out[ys, xs] = np.where(np.isfinite(dist.min(0)), choice, P["neck"] if partial == SKIN_ANY else P["left_leg"])
     return out

@@ -28,9 +28,15 @@ SKIN_PARTS = {
 }
 
 
-def distance_to_part(pose: np.ndarray, part, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Each pixel's distance to the nearest joint or bone of a skin part (inf where the pose lacks all of them); a
-    forearm carries on past the wrist by HAND of its length, over the hand."""
+def part_distances(pose: np.ndarray, parts, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """[len(parts), P]: each pixel's (`ys`, `xs`) distance to the nearest joint or bone of each skin part named in
+    `parts` (SKIN_PARTS; inf where the pose lacks all of them); a forearm carries on past the wrist by HAND of its
+    length, over the hand."""
+    ys, xs = ys.astype(np.float32), xs.astype(np.float32)
+    return np.stack([_distance_to(pose, SKIN_PARTS[name], ys, xs) for name in parts])
+
+
+def _distance_to(pose: np.ndarray, part, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     best = np.full(ys.shape, np.inf, np.float32)
     for names in part:
         ends = [pose[J[n]] for n in names]
@@ -68,8 +74,7 @@ def skin_by_pose(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(np.isin(labels, codes))
     if not len(ys):
         return labels
-    dist = np.stack([distance_to_part(pose, part, ys.astype(np.float32), xs.astype(np.float32))
-                     for part in SKIN_PARTS.values()])
+    dist = part_distances(pose, SKIN_PARTS, ys, xs)
     given = np.argmax(labels[ys, xs][None] == codes[:, None], axis=0)
     drawn = np.isfinite(dist[given, np.arange(len(ys))])
     out = labels.copy()

@@ -260,6 +260,7 @@ class GeneratorStage(Stage):
         if not cfg.warp_model:
             raise TryOnError("the generator stage needs a trained warp: set warp_model (a warp or pipeline folder)")
         self.matcher = load_pretrained(GeometricMatcher, cfg.warp_model, "warp").to(accelerator.device).eval()
+        self.pose_layout = pose_layout_categories(cfg.pose_layout)
         self.matcher.requires_grad_(False)
         self.G = self._init_or_new(TryOnGenerator, "generator", in_channels=GENERATOR_CHANNELS, ngf=cfg.ngf,
                                    height=cfg.height, width=cfg.width)
@@ -284,7 +285,7 @@ class GeneratorStage(Stage):
     def _inputs(self, batch):
         with torch.no_grad():
             person = batch_repr(batch)
-            warped, wmask, *_ = warp_garment(self.matcher, batch, person, pose_layout_categories(self.cfg.pose_layout))
+            warped, wmask, *_ = warp_garment(self.matcher, batch, person, self.pose_layout)
         return generator_input(person, warped, wmask), warped, wmask
 
     def training_step(self, batch, step):
