@@ -48,7 +48,7 @@ def _drawn(pipe, monkeypatch, background=None, scale=1.0):
     pad = ((max(0, -top), max(0, bottom - size[1])), (max(0, -left), max(0, right - size[0])))
     labels = np.pad(labels, pad, mode="edge")[top + pad[0][0]:bottom + pad[0][0], left + pad[1][0]:right + pad[1][0]]
     parse = np.asarray(Image.fromarray(labels).resize(pipe.size[::-1], Image.NEAREST))
-    monkeypatch.setattr(pipe, "parse", lambda person, person_mask=None, category="upper": parse[None])
+    monkeypatch.setattr(pipe, "parse", lambda person, person_mask=None, category="upper", poses=None: parse[None])
     return photo, sample
 
 
