@@ -58,9 +58,11 @@ def _paste_garment(batch: dict) -> torch.Tensor:
 
 
 def render(pipe, framed: list, categories: list[str], method: str = "model",
-           with_masks: bool = False) -> list[Image.Image] | tuple[list[Image.Image], list[np.ndarray], list[np.ndarray]]:
+           with_masks: bool = False) -> list[Image.Image] | tuple[list[Image.Image], list[np.ndarray], list[np.ndarray],
+                                                                  list[np.ndarray]]:
     """Try-ons (photo size) of framed inputs by the model or a baseline, through the pipeline's own steps; with
-    `with_masks`, also each try-on's warped garment mask and paste mask, at the models' size (bool, float)."""
+    `with_masks`, also each try-on's warped garment mask, paste mask and the pipeline's parse of the person, at
+    the models' size (bool, float, uint8 labels)."""
     with torch.inference_mode():
         batch = pipe.represent(framed, categories)
         if method == "model":
@@ -80,19 +82,24 @@ def render(pipe, framed: list, categories: list[str], method: str = "model",
             images, pastes = pipe.paste(batch, rendered, warped_mask)
         if not with_masks:
             return images
-        return images, list((warped_mask[:, 0] > 0.5).cpu().numpy()), pastes
+        return images, list((warped_mask[:, 0] > 0.5).cpu().numpy()), pastes, list(batch["parse"].cpu().numpy())
 
 
+KEPT_IN_FRONT = (P["shoes"], P["accessory"])  # kept by a lower-body or dress try-on (KEEP_LABELS) and worn over legs
 FULL_LENGTH = 0.7  # a worn lower garment reaching this far from the knees to the ankles is full length
 COVERED = 0.9  # a band counts as covered when the new garment lies over this share of it
 
 
 def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.ndarray, category: str,
-                      truth: np.ndarray | None = None, changed: np.ndarray | None = None) -> dict:
+                      truth: np.ndarray | None = None, changed: np.ndarray | None = None,
+                      kept: np.ndarray | None = None) -> dict:
     """Whether a lower-body or dress try-on (all at the models' size) covers the legs, from the pose alone:
     "hips_to_knees" / "knees_to_ankles", the share of the pose-drawn legs (tryon.preprocess.person.pose_region)
     in each band that the new garment (`warped_mask`) covers where the try-on shows it (`paste_mask` 0.5 or
-    more). With the ground truth's labels `truth` (our labels, paired data): "worn_hips_to_knees", the same share
+    more). The drawn legs reach over the top of the feet, and a try-on keeps shoes and accessories in front of a
+    new garment (a boot over a trouser leg, a bag held before the thighs): those pixels, `kept` (bool; the ground
+    truth's in paired data, the pipeline's parse's otherwise; KEPT_IN_FRONT), are left out of the bands. With
+    the ground truth's labels `truth` (our labels, paired data): "worn_hips_to_knees", the same share
     for the worn garment (a short one cannot cover the band, nor can its try-on be asked to), "full_length" (the
     worn garment reaches FULL_LENGTH of the way from the knees to the ankles), "old_left", the share of the worn
     garment the try-on does not repaint (`paste_mask` under 0.5), and for a lower-body garment, with `changed`
@@ -100,6 +107,8 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     face, hair) it changed."""
     height, width = warped_mask.shape
     legs = pose_region(pose, "lower", height, width)
+    if kept is not None:
+        legs &= ~kept
     seen = lambda names: [pose[J[n], 1] for n in names if pose[J[n], 2] > 0]
     hips, knees, ankles = seen(("r_hip", "l_hip")), seen(("r_knee", "l_knee")), seen(("r_ankle", "l_ankle"))
     rows = np.arange(height)[:, None]
@@ -308,9 +317,9 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
             except TryOnError as e:
                 reason = str(e).replace(f"{pair.person}: ", "").replace(f"{pair.cloth}: ", "")
                 failures.append({"name": pair.name, "reason": reason})
-        images, warped, pastes = render(pipe, framed, [pairs[i].category for i in chunk], method,
-                                        with_masks=True) if framed else ([], [], [])
-        for index, f, image, warped_mask, paste_mask in zip(chunk, framed, images, warped, pastes):
+        images, warped, pastes, parses = render(pipe, framed, [pairs[i].category for i in chunk], method,
+                                                with_masks=True) if framed else ([], [], [], [])
+        for index, f, image, warped_mask, paste_mask, parse in zip(chunk, framed, images, warped, pastes, parses):
             pair = pairs[index]
             case = {"name": pair.name, "index": index, "category": pair.category}
             fake, real = to_tensor(np.asarray(image))[None], to_tensor(np.asarray(f.photo))[None]
@@ -321,10 +330,11 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
                             ssim_garment=ssim(fake, real, region).item(), psnr_garment=psnr(fake, real, region).item())
             if pair.category != "upper":  # the legs' coverage, at the models' size
                 changed = np.abs(np.asarray(image, np.int16) - np.asarray(f.photo, np.int16)).max(-1) > 4
+                labels = None if truth is None else framing.crop_map(truth, f.box, *pipe.size)
                 case.update(lower_body_checks(
-                    f.pose, warped_mask, paste_mask, pair.category,
-                    None if truth is None else framing.crop_map(truth, f.box, *pipe.size),
-                    framing.crop_map(changed.astype(np.uint8), f.box, *pipe.size) > 0))
+                    f.pose, warped_mask, paste_mask, pair.category, labels,
+                    framing.crop_map(changed.astype(np.uint8), f.box, *pipe.size) > 0,
+                    np.isin(parse if labels is None else labels, KEPT_IN_FRONT)))
             if extra is not None:
                 extra.update(fake, real)
             cases.append(case)
