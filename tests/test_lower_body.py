@@ -161,6 +161,21 @@ def test_agnostic_masks_of_the_lower_body_and_the_dress(category):
         assert mask[top].all() and mask[parse == P["right_arm"]].all()
 
 
+@pytest.mark.parametrize("category", ["lower", "dress"])
+def test_a_bag_held_in_front_of_the_legs_stays_in_front_of_the_new_garment(category):
+    parse = ccp_pairs.split_skin(PARSE_LUTS["ccp"][_ccp_labels()], STANDING)
+    bag = np.zeros_like(parse, bool)
+    bag[150:185, 60:90] = True  # over the thighs
+    parse[bag] = P["accessory"]
+    mask = agnostic_mask(parse, STANDING, category)
+    laid = np.zeros_like(bag)
+    laid[120:230, 50:110] = True  # the new garment, laid under the bag
+    pasted = paste_region(parse, mask, laid, category)
+    assert not mask[bag].any() and not pasted[bag].any()
+    legs = (parse == P["lower"]) | (parse == P["left_leg"]) | (parse == P["right_leg"])
+    assert mask[legs].all() and pasted[legs & laid].all()  # the rest of the legs is repainted
+
+
 def test_a_lower_body_garment_replaces_the_skirt_of_a_dress_and_keeps_its_top():
     """A long skirt the parser reads as a dress: a lower-body try-on repaints and pastes it below the waist."""
     parse = ccp_pairs.split_skin(PARSE_LUTS["ccp"][_ccp_labels()], STANDING)
@@ -307,6 +322,13 @@ def test_the_lower_body_checks_see_covered_legs_a_left_old_garment_and_a_changed
     hidden = lower_body_checks(STANDING, legs.copy(), np.zeros((240, 160)), "lower", truth, none)
     assert hidden["hips_to_knees"] == hidden["knees_to_ankles"] == 0.0 and hidden["old_left"] == 1.0
     assert set(lower_body_checks(STANDING, none, np.zeros((240, 160)), "dress")) == {"hips_to_knees", "knees_to_ankles"}
+    # boots the try-on keeps over the lower shins: the legs above them are the band, with them it is short
+    ankle = STANDING[[J["r_ankle"], J["l_ankle"]], 1].mean()
+    boots = legs & (np.arange(240)[:, None] > ankle - 12)
+    trousers = legs & ~boots
+    short = lower_body_checks(STANDING, trousers, np.ones((240, 160)), "lower")["knees_to_ankles"]
+    over_boots = lower_body_checks(STANDING, trousers, np.ones((240, 160)), "lower", kept=boots)
+    assert short < 0.9 and over_boots["knees_to_ankles"] == 1.0
 
 
 def test_knee_coverage_is_also_scored_over_the_pairs_whose_worn_garment_covers_the_knees():
@@ -512,3 +534,29 @@ def test_the_pose_layout_names_only_lower_and_dress():
     assert pose_layout_categories("none") == pose_layout_categories("") == ()
     with pytest.raises(TryOnError, match="not upper"):
         pose_layout_categories("lower,upper")
+
+
+# where a new garment may show (tryon.preprocess.person.shown_region) ----------------------------------------------
+def _wide_trousers_parse() -> np.ndarray:
+    """The FRAMED person at the models' size in wide trousers (labelled lower) from the waist to the ankles."""
+    parse = np.zeros((H, W), np.uint8)
+    parse[:110, 70:122] = P["upper"]
+    parse[110:236, 50:142] = P["lower"]
+    parse[236:250, 70:122] = P["shoes"]
+    return parse
+
+
+def test_a_pose_laid_garment_shows_past_the_old_one_but_never_over_what_is_kept():
+    from tryon.preprocess.person import shown_region
+
+    parse = _wide_trousers_parse()
+    parse[150:170, 40:60] = P["accessory"]  # a bag at the thigh
+    agnostic = agnostic_mask(parse, FRAMED, "lower")
+    laid = shown_region(parse, agnostic, "lower", laid_by_pose=True)
+    learnt = shown_region(parse, agnostic, "lower", laid_by_pose=False)
+    assert np.array_equal(learnt, agnostic)
+    past = laid & ~agnostic
+    assert past[200:250, 34:46].all() and past[240:250, 60:68].all()  # the street beside and below the old garment
+    assert not laid[:, :20].any() and not laid[:, 170:].any()  # never far off the body
+    for kept in ("upper", "shoes", "accessory"):
+        assert not laid[parse == P[kept]].any()

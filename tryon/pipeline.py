@@ -44,7 +44,8 @@ from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, save_image
 from tryon.preprocess.parse import crop_person_mask, keep_on_person, skin_by_pose
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
-                                     agnostic_person, check_category, garment_interior, generator_input, paste_region)
+                                     agnostic_person, check_category, garment_interior, generator_input, paste_region,
+                                     shown_region)
 from tryon.preprocess.pose import PoseDetector
 from tryon.models.chain import batch_repr, load_pretrained, mirror_batch, warp_garment
 
@@ -481,8 +482,9 @@ class TryOnPipeline(DiffusionPipeline):
         levels; one pass alone is trusted), so the garment's own pixels show, and it is multiplied by the warped
         garment's own mask, so nothing past its edge comes from the garment frame. The paste mask is the old
         garment's region (as `paste` makes it, at model size, upsampled) and the new garment's own silhouette at
-        this size, within the agnostic region: the photo keeps its pixels up to the new garment's edge wherever the
-        old garment was not, with no band of the generator's blur around it.
+        this size, where it may show (tryon.preprocess.person.shown_region: within the agnostic region, or for a
+        garment laid out by the pose anywhere but what the category keeps): the photo keeps its pixels up to the
+        new garment's edge wherever the old garment was not, with no band of the generator's blur around it.
         """
         out = []
         grow = max(1, self.size[0] // 128)
@@ -509,8 +511,9 @@ class TryOnPipeline(DiffusionPipeline):
             image = _image((alpha * warped + (1 - alpha) * up(result.rendered[i:i + 1], "bicubic"))[0])
             agnostic = (batch["agnostic_mask"][i, 0] > 0.5).cpu().numpy()
             old = framing.soft_mask(paste_region(parse, agnostic, np.zeros_like(lands), batch["category"][i]), grow)
+            shown = shown_region(parse, agnostic, batch["category"][i], batch["category"][i] in self.pose_layout)
             paste_mask = torch.maximum(up(torch.from_numpy(old)[None, None], "bilinear"),
-                                       warped_mask * up(torch.from_numpy(agnostic)[None, None], "bilinear"))
+                                       warped_mask * up(torch.from_numpy(shown)[None, None], "bilinear"))
             out.append(Composite(image=image, paste_mask=paste_mask[0, 0].clamp(0, 1).numpy()))
         return out
 

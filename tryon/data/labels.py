@@ -31,11 +31,12 @@ SKIN_LABELS = {
     "lower": (P["left_leg"], P["right_leg"]),
     "dress": (P["left_arm"], P["right_arm"], P["neck"], P["left_leg"], P["right_leg"]),
 }
-# What the agnostic person always keeps untouched.
+# What the agnostic person always keeps untouched. For bottoms and dresses, accessories too: a bag held in front of
+# the legs, a scarf or a belt stays in front of the new garment instead of being repainted as a blur.
 KEEP_LABELS = {
     "upper": (P["hair"], P["face"], P["lower"], P["left_leg"], P["right_leg"], P["shoes"]),
-    "lower": (P["hair"], P["face"], P["upper"], P["left_arm"], P["right_arm"], P["neck"], P["shoes"]),
-    "dress": (P["hair"], P["face"], P["shoes"]),
+    "lower": (P["hair"], P["face"], P["upper"], P["left_arm"], P["right_arm"], P["neck"], P["shoes"], P["accessory"]),
+    "dress": (P["hair"], P["face"], P["shoes"], P["accessory"]),
 }
 
 # LIP (VITON, 0-19, plus 20 = neck in CP-VTON+'s image-parse-new).

@@ -146,6 +146,22 @@ def paste_region(parse: np.ndarray, agnostic: np.ndarray, warped_mask: np.ndarra
     return _dilate(garments, max(1, parse.shape[0] // 128)) & agnostic
 
 
+SHOWN_PAST = 1 / 16  # of the height: how far past the agnostic region a garment laid out by the pose may show
+
+
+def shown_region(parse: np.ndarray, agnostic: np.ndarray, category: str, laid_by_pose: bool) -> np.ndarray:
+    """Bool [H, W]: where the new garment's own silhouette may show in the try-on. Within the agnostic region
+    `agnostic` for a learnt warp (its mask can spill); for a garment laid out by the pose (tryon.models.pose_warp,
+    whose silhouette is the garment's own) up to SHOWN_PAST beyond it, so a long or wide garment shows past the old
+    one's region (a long skirt over the gap between the legs where a short one was, wide trousers for slim ones),
+    never over what the category keeps (the top, the hands, the shoes, a bag), and never far off the body, where
+    the layout's grid runs on past the garment."""
+    check_category(category)
+    if not laid_by_pose:
+        return agnostic
+    return _dilate(agnostic, max(1, round(parse.shape[0] * SHOWN_PAST))) & ~np.isin(parse, KEEP_LABELS[category])
+
+
 def garment_interior(parse: np.ndarray, warped_mask: np.ndarray, inset: int) -> np.ndarray:
     """Bool [H, W]: where the warped new garment lies whole, so the try-on shows its own pixels there: the warped
     mask `inset` pixels in from its edge (the generator blends the edge), off the arms, face and hair the parse
