@@ -123,6 +123,20 @@ def test_parser_samples_keep_labels_on_their_pixels(fake_ccp):
     assert (moved == labels).all()
 
 
+def test_the_full_body_parser_sees_ccp_persons_framed_head_to_feet_only(fake_ccp):
+    """framing="full" (the full-body parser's config): samples show the person head to feet (the head always, the
+    feet but where a tight frame cuts them by up to a tenth of the person's height); "upper" crops more than half of
+    them to head and torso."""
+    def shown(framing_name):
+        ds = ParserDataset(ccp=read_ccp(fake_ccp, "all"), augment=True, framing=framing_name)
+        labels = [ds[i, epoch]["labels"].numpy() for epoch in range(10) for i in range(len(ds))]
+        return np.array([[(lab == P[name]).any() for name in ("hair", "shoes")] for lab in labels])
+
+    full, upper = shown("full"), shown("upper")
+    assert full[:, 0].all() and full[:, 1].mean() >= 0.9
+    assert upper[:, 0].all() and upper[:, 1].mean() < 0.6
+
+
 def test_studio_persons_are_laid_on_backgrounds_with_labels_aligned(tmp_path):
     d = tmp_path / "viton"
     (d / "image").mkdir(parents=True)

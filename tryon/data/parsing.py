@@ -4,7 +4,8 @@ A sample is {"image": [3, H, W] in [-1, 1], "labels": [H, W] long, "name"}: the 
 tryon.data.labels.PARSE_LABELS, the partial labels SKIN_ANY / LEGS_ANY (CCP) and IGNORE.
 
 - CCP street photos are framed as the pipeline frames a person (the box's height a random 0.6 to 1.3 of the
-  person's, its top just above the head: from head-and-torso shots to full-body ones), at a random small angle.
+  person's, its top just above the head: from head-and-torso shots to full-body ones; with `framing="full"`, for
+  the full-body parser, 1.0 to 1.3: head to feet only), at a random small angle.
 - VITON studio photos are cut out by their own parse and laid, at a random scale and position, over a real
   background (`backgrounds`: photos of floors, beds and streets with nobody in them, or a plain colour), so a
   plain light background stops being a cue for "not a person".
@@ -27,6 +28,10 @@ from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess.image_io import load_image, load_label_map
 
 UPPER_FRAMING = (0.77, 0.09)  # the pipeline's crop: about 0.77 of a standing person's height, top 0.09 above the head
+# Training framings, (least, most) of the box's height in person heights and of its top above the head in box heights:
+# the pipeline's head-to-feet box is about 1.09 and 0.04 (tryon.preprocess.framing.full_body_box).
+UPPER_FRAMINGS = ((0.6, 1.3), (0.0, 0.14))
+FULL_FRAMING = ((1.0, 1.3), (0.0, 0.1))
 
 
 def has_person(labels: np.ndarray) -> bool:
@@ -137,7 +142,8 @@ class ParserDataset(torch.utils.data.Dataset):
 
     Without augmentation (validation), a CCP photo is framed from its labelled extent with the proportions of the
     pipeline's boxes (`framing`: "upper", head to hips, or "full", head to feet; no pose needed) and a VITON photo is
-    read as it is.
+    read as it is. With augmentation, "full" frames CCP photos head to feet only (FULL_FRAMING), "upper" anywhere
+    from head and torso to head to feet (UPPER_FRAMINGS).
     """
 
     def __init__(self, viton: list[Pair] = (), ccp: list[CCPPhoto] = (), *, height: int = 256, width: int = 192,
@@ -191,8 +197,9 @@ class ParserDataset(torch.utils.data.Dataset):
             rel_h, rel_top = UPPER_FRAMING if self.framing == "upper" else (1.12, 0.04)
             box, angle = framing_box(bbox, rel_h, rel_top, 0.0, self.width, self.height), 0.0
         else:
-            rel_h = rng.uniform(0.6, 1.3)
-            box = framing_box(bbox, rel_h, rng.uniform(0.0, 0.14), rng.uniform(-0.1, 0.1), self.width, self.height)
+            heights, tops = FULL_FRAMING if self.framing == "full" else UPPER_FRAMINGS
+            box = framing_box(bbox, rng.uniform(*heights), rng.uniform(*tops), rng.uniform(-0.1, 0.1), self.width,
+                              self.height)
             angle = rng.uniform(-6, 6)
         return warp_to_box(rgb, labels, box, angle, self.width, self.height, IGNORE)
 

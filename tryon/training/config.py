@@ -48,6 +48,8 @@ class TrainConfig:
     backgrounds: str = ""  # parser stage: a folder of photos without people to lay the dataset's persons over
     ccp_repeat: int = 1  # parser stage: how many times each CCP photo counts per epoch (it has fewer photos)
     label_weights: str = ""  # parser and garment stages: "dress=3,shoes=2" weighs those labels' pixels in the loss
+    parser_framing: str = "upper"  # parser stage: CCP framed head-and-torso to full body, validated head to hips
+    #                                (upper), or framed and validated head to feet only (full: the full-body parser)
     warp_grid_size: int = 5
     warp_flow_channels: int = 0  # warp stage: a dense flow refiner after the TPS (base channels); 0: TPS only
     warp_flow_stages: int = 1  # warp stage: flow refiners in cascade (a warp with more keeps them)
@@ -90,6 +92,8 @@ class TrainConfig:
             raise TryOnError(f"mixed_precision must be no, fp16 or bf16, not {self.mixed_precision!r}")
         if self.parser_backbone not in ("unet", "efficientnet_lite0"):
             raise TryOnError(f"parser_backbone must be unet or efficientnet_lite0, not {self.parser_backbone!r}")
+        if self.parser_framing not in ("upper", "full"):
+            raise TryOnError(f"parser_framing must be upper or full, not {self.parser_framing!r}")
         if self.gan_mode not in ("lsgan", "hinge"):
             raise TryOnError(f"gan_mode must be lsgan or hinge, not {self.gan_mode!r}")
         check_cloth_masks(self.cloth_masks)

@@ -58,7 +58,8 @@ def cpu_bf16_is_emulated() -> bool:
 def parser_datasets(cfg: TrainConfig):
     """The parser's training and validation sets: the paired persons of `cfg.data` (if any) and the train split of
     `cfg.ccp` (if any), over the photos of `cfg.backgrounds` and the CCP photos' street strips; validation on the
-    CCP val split framed as the pipeline frames a person, or on `cfg.data`'s `val_split` without CCP."""
+    CCP val split framed as the pipeline frames a person (`cfg.parser_framing`: head to hips, or head to feet), or on
+    `cfg.data`'s `val_split` without CCP."""
     if not cfg.data and not cfg.ccp:
         raise TryOnError("the parser needs data: a dataset folder (--data), a CCP folder (ccp), or both")
     viton = read_dataset(cfg.data, "train", "paired", cfg.layout) if cfg.data else []
@@ -67,9 +68,10 @@ def parser_datasets(cfg: TrainConfig):
         if cfg.backgrounds else []
     backgrounds = Backgrounds(photos + ccp_background_strips(ccp))
     train = ParserDataset(viton, ccp, height=cfg.height, width=cfg.width, augment=cfg.augment,
-                          backgrounds=backgrounds, seed=cfg.seed, ccp_repeat=cfg.ccp_repeat)
+                          backgrounds=backgrounds, framing=cfg.parser_framing, seed=cfg.seed, ccp_repeat=cfg.ccp_repeat)
     if cfg.ccp:
-        val = ParserDataset(ccp=read_ccp(cfg.ccp, "val"), height=cfg.height, width=cfg.width, augment=False)
+        val = ParserDataset(ccp=read_ccp(cfg.ccp, "val"), height=cfg.height, width=cfg.width, augment=False,
+                            framing=cfg.parser_framing)
     else:
         try:
             val = ParserDataset(read_dataset(cfg.data, cfg.val_split, "paired", cfg.layout), height=cfg.height,
