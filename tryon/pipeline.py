@@ -483,8 +483,9 @@ class TryOnPipeline(DiffusionPipeline):
         garment's own mask, so nothing past its edge comes from the garment frame. The paste mask is the old
         garment's region (as `paste` makes it, at model size, upsampled) and the new garment's own silhouette at
         this size, where it may show (tryon.preprocess.person.shown_region: within the agnostic region, or for a
-        garment laid out by the pose anywhere but what the category keeps): the photo keeps its pixels up to the
-        new garment's edge wherever the old garment was not, with no band of the generator's blur around it.
+        garment laid out by the pose a little past it, never over what the category keeps): the photo keeps its
+        pixels up to the new garment's edge wherever the old garment was not, with no band of the generator's blur
+        around it.
         """
         out = []
         grow = max(1, self.size[0] // 128)
