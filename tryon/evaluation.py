@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from tryon.data.dataset import to_tensor
-from tryon.data.labels import GARMENT_LABELS, PARSE_LUTS, J, P
+from tryon.data.labels import GARMENT_LABELS, KEEP_LABELS, PARSE_LUTS, J, P
 from tryon.data.layouts import read_dataset
 from tryon.errors import TryOnError
 from tryon.files import write_text
@@ -85,7 +85,7 @@ def render(pipe, framed: list, categories: list[str], method: str = "model",
         return images, list((warped_mask[:, 0] > 0.5).cpu().numpy()), pastes, list(batch["parse"].cpu().numpy())
 
 
-KEPT_IN_FRONT = (P["shoes"], P["accessory"])  # kept by a lower-body or dress try-on (KEEP_LABELS) and worn over legs
+KEPT_IN_FRONT = (P["shoes"], P["accessory"])  # kept by a lower-body or dress try-on, worn over the legs
 FULL_LENGTH = 0.7  # a worn lower garment reaching this far from the knees to the ankles is full length
 COVERED = 0.9  # a band counts as covered when the new garment lies over this share of it
 
@@ -96,10 +96,12 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     """Whether a lower-body or dress try-on (all at the models' size) covers the legs, from the pose alone:
     "hips_to_knees" / "knees_to_ankles", the share of the pose-drawn legs (tryon.preprocess.person.pose_region)
     in each band that the new garment (`warped_mask`) covers where the try-on shows it (`paste_mask` 0.5 or
-    more). The drawn legs reach over the top of the feet, and a try-on keeps shoes and accessories in front of a
-    new garment (a boot over a trouser leg, a bag held before the thighs): those pixels, `kept` (bool; the ground
-    truth's in paired data, the pipeline's parse's otherwise; KEPT_IN_FRONT), are left out of the bands. With
-    the ground truth's labels `truth` (our labels, paired data): "worn_hips_to_knees", the same share
+    more). What the try-on keeps in front of a new garment (a top's hem over the hips, a hand on the thigh, a boot
+    over a trouser leg, a bag held before the thighs: the drawn legs pass under them) is left out of the bands:
+    `kept` (bool; in paired data what the ground truth labels as kept by the category, KEEP_LABELS; otherwise,
+    by the pipeline's parse, only the shoes and accessories, KEPT_IN_FRONT, so that a parse that takes legs for
+    arms or a top is not excused). With the ground truth's labels `truth` (our labels, paired data):
+    "worn_hips_to_knees", the same share
     for the worn garment (a short one cannot cover the band, nor can its try-on be asked to), "full_length" (the
     worn garment reaches FULL_LENGTH of the way from the knees to the ankles), "old_left", the share of the worn
     garment the try-on does not repaint (`paste_mask` under 0.5), and for a lower-body garment, with `changed`
@@ -334,7 +336,7 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
                 case.update(lower_body_checks(
                     f.pose, warped_mask, paste_mask, pair.category, labels,
                     framing.crop_map(changed.astype(np.uint8), f.box, *pipe.size) > 0,
-                    np.isin(parse if labels is None else labels, KEPT_IN_FRONT)))
+                    np.isin(parse, KEPT_IN_FRONT) if labels is None else np.isin(labels, KEEP_LABELS[pair.category])))
             if extra is not None:
                 extra.update(fake, real)
             cases.append(case)
