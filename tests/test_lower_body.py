@@ -517,6 +517,12 @@ def test_the_pipeline_lays_its_categories_by_the_pose_and_leaves_tops_and_the_ot
     laid = pipe.warp_parts(batch)
     pipe.pose_layout = ()
     learnt = pipe.warp_parts(batch)
+    assert laid.laid_by_pose.tolist() == [c in categories for c in batch["category"]]
+    assert not learnt.laid_by_pose.any()
+    no_hips = {**batch, "pose": batch["pose"].clone()}
+    no_hips["pose"][:, [J["r_hip"], J["l_hip"]], 2] = 0  # the pose allows no layout: the learnt warp, and it says so
+    pipe.pose_layout = categories
+    assert not pipe.warp_parts(no_hips).laid_by_pose.any()
     for i, category in enumerate(batch["category"]):
         if category not in categories:  # the learnt warp's
             assert torch.equal(laid.mask[i], learnt.mask[i])

@@ -114,17 +114,20 @@ class Render:
     warped_mask: torch.Tensor  # [N, 1, H, W] in [0, 1]
     control_points: torch.Tensor  # [N, G, G, 2]
     flow: torch.Tensor | None  # [N, 2, h, w]
+    laid_by_pose: torch.Tensor  # [N] bool: the garments the pose laid out (tryon.models.pose_warp)
     mirrored: "Warped | None" = None  # the mirrored pass's warp (in mirrored coordinates), under mirror averaging
 
 
 class Warped(NamedTuple):
     """The garment warped at model size (RGB [N,3,H,W] in [-1,1], mask [N,1,H,W]), the warp's TPS control points
-    [N,G,G,2] and its flow refiners' correction ([N,2,h,w], None without refiners)."""
+    [N,G,G,2], its flow refiners' correction ([N,2,h,w], None without refiners) and which garments the pose laid
+    out ([N] bool)."""
 
     image: torch.Tensor
     mask: torch.Tensor
     control_points: torch.Tensor
     flow: torch.Tensor | None
+    laid_by_pose: torch.Tensor
 
 
 @dataclass
@@ -408,9 +411,10 @@ class TryOnPipeline(DiffusionPipeline):
         """Parse the crops and build the model inputs, as tryon.data.dataset builds a training sample.
 
         `parse` ([N, H, W] labels from `self.parse`), when given, is used instead of parsing the crops again (a
-        catalog run parses each model photo once; give it with the poses, as `represent` parses). Returns a batch dict with the dataset's keys (person, cloth, cloth_mask, parse, pose, agnostic, agnostic_mask,
-        category) on the pipeline's device and dtype, plus `framed` and `repr`, the stacked person representation
-        that both the warp and the generator read.
+        catalog run parses each model photo once; give it with the poses, as `represent` parses). Returns a batch
+        dict with the dataset's keys (person, cloth, cloth_mask, parse, pose, agnostic, agnostic_mask, category) on
+        the pipeline's device and dtype, plus `framed` and `repr`, the stacked person representation that both the
+        warp and the generator read.
         """
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
@@ -468,7 +472,7 @@ class TryOnPipeline(DiffusionPipeline):
             image, rendered, mask = ((a + b.flip(-1)) / 2 for a, b in zip((image, rendered, mask), other))
         return Render(image=image, rendered=rendered, composition_mask=mask, warped=warped.image,
                       warped_mask=warped.mask, control_points=warped.control_points, flow=warped.flow,
-                      mirrored=other_warp)
+                      laid_by_pose=warped.laid_by_pose, mirrored=other_warp)
 
     @torch.inference_mode()
     def compose(self, batch: dict, result: Render) -> list[Composite]:
@@ -512,7 +516,7 @@ class TryOnPipeline(DiffusionPipeline):
             image = _image((alpha * warped + (1 - alpha) * up(result.rendered[i:i + 1], "bicubic"))[0])
             agnostic = (batch["agnostic_mask"][i, 0] > 0.5).cpu().numpy()
             old = framing.soft_mask(paste_region(parse, agnostic, np.zeros_like(lands), batch["category"][i]), grow)
-            shown = shown_region(parse, agnostic, batch["category"][i], batch["category"][i] in self.pose_layout)
+            shown = shown_region(parse, agnostic, batch["category"][i], bool(result.laid_by_pose[i]))
             paste_mask = torch.maximum(up(torch.from_numpy(old)[None, None], "bilinear"),
                                        warped_mask * up(torch.from_numpy(shown)[None, None], "bilinear"))
             out.append(Composite(image=image, paste_mask=paste_mask[0, 0].clamp(0, 1).numpy()))

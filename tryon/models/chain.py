@@ -30,10 +30,11 @@ def batch_repr(batch) -> torch.Tensor:
 def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, ...] = ()):
     """Run the warp on a batch whose person representation is `person` (batch_repr, computed once by the caller,
     who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points, the flow refiners'
-    correction or None). Garments of the categories in `pose_layout` ("lower", "dress") are laid out by the pose
-    where it allows (tryon.models.pose_warp), carried as the warp's parts: the TPS control points at the identity
-    and the pose-laid grid as the flow (at the refiners' size, half the models'; the grid is smooth within each
-    part). The learnt warp runs only when some garment of the batch is not laid out so."""
+    correction or None, which garments the pose laid out: bool [N]). Garments of the categories in `pose_layout`
+    ("lower", "dress") are laid out by the pose where it allows (tryon.models.pose_warp), carried as the warp's
+    parts: the TPS control points at the identity and the pose-laid grid as the flow (at the refiners' size, half
+    the models'; the grid is smooth within each part). The learnt warp runs only when some garment of the batch is
+    not laid out so."""
     height, width = person.shape[-2:]
     laid = pose_grids(batch, pose_layout)
     if len(laid) == len(batch["category"]):
@@ -52,7 +53,8 @@ def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, .
         offset = (grid.to(person.device) - identity[0]).permute(2, 0, 1)[None]
         flow[i] = F.interpolate(offset, size=flow.shape[-2:], mode="bilinear", align_corners=False)[0].to(flow.dtype)
     grid = matcher.sampling_grid(points, flow, height, width)
-    return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow
+    by_pose = torch.tensor([i in laid for i in range(len(points))], device=person.device)
+    return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow, by_pose
 
 
 def pose_layout_categories(text: str) -> tuple[str, ...]:
