@@ -101,12 +101,11 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     `kept` (bool; in paired data what the ground truth labels as kept by the category, KEEP_LABELS; otherwise,
     by the pipeline's parse, only the shoes and accessories, KEPT_IN_FRONT, so that a parse that takes legs for
     arms or a top is not excused). With the ground truth's labels `truth` (our labels, paired data):
-    "worn_hips_to_knees", the same share
-    for the worn garment (a short one cannot cover the band, nor can its try-on be asked to), "full_length" (the
-    worn garment reaches FULL_LENGTH of the way from the knees to the ankles), "old_left", the share of the worn
-    garment the try-on does not repaint (`paste_mask` under 0.5), and for a lower-body garment, with `changed`
-    (bool, pixels the try-on changed), "upper_changed", the share of the upper body's pixels (top, arms, neck,
-    face, hair) it changed."""
+    "worn_hips_to_knees", the same share for the worn garment (a short one cannot cover the band, nor can its
+    try-on be asked to), "full_length" (the worn garment reaches FULL_LENGTH of the way from the knees to the
+    ankles), "old_left", the share of the worn garment the try-on does not repaint (`paste_mask` under 0.5), and
+    for a lower-body garment, with `changed` (bool, pixels the try-on changed), "upper_changed", the share of the
+    upper body's pixels (top, arms, neck, face, hair) it changed."""
     height, width = warped_mask.shape
     legs = pose_region(pose, "lower", height, width)
     if kept is not None:
