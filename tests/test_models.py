@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tryon.data.labels import NUM_PARSE
+from tryon.data.labels import NUM_PARSE, PARSE_FLIP
 from tryon.models import GeneratorOutput, GeometricMatcher, HumanParser, MultiScaleDiscriminator, TryOnGenerator, warp
 
 SIZES = [(256, 192), (512, 384), (1024, 768)]
@@ -51,9 +51,24 @@ def test_parser_gives_logits_for_every_label(size):
     with torch.no_grad():
         logits = parser(x)
     assert logits.shape == (1, NUM_PARSE, *size)
-    labels = parser.predict(x)
+    labels = parser.predict(x, mirror=False)
     assert labels.dtype == torch.int64 and labels.shape == (1, *size)
     assert torch.equal(labels, logits.argmax(1))
+
+
+def test_parser_reads_a_photo_and_its_mirror_image_alike():
+    """With mirror=True the labels of a mirrored photo are the mirrored labels of the photo, the person's left and
+    right swapped; a single pass of an untrained parser is far from that."""
+    torch.manual_seed(0)
+    parser = HumanParser(base_channels=8).eval()
+    x = torch.rand(2, 3, 64, 48) * 2 - 1
+    swap = torch.from_numpy(PARSE_FLIP[:NUM_PARSE])
+    labels, of_mirror = parser.predict(x), parser.predict(x.flip(-1))
+    assert torch.equal(swap[of_mirror.flip(-1)], labels)
+    single, single_of_mirror = parser.predict(x, mirror=False), parser.predict(x.flip(-1), mirror=False)
+    assert (swap[single_of_mirror.flip(-1)] != single).float().mean() > 0.05
+    garment = HumanParser(num_labels=2, base_channels=8).eval()  # two labels: nothing to swap
+    assert torch.equal(garment.predict(x.flip(-1)).flip(-1), garment.predict(x))
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -238,6 +238,9 @@ def test_plain_backgrounds_keep_the_background_rule_and_busy_ones_need_the_segme
         def forward(self, x):
             return torch.stack([-x[:, 0] * 0 - 5, x[:, 0] * 0 + 5], 1)
 
+        def predict(self, x):
+            return self(x).argmax(1)
+
     segmenter = Everything()
     # a product shot never reaches the segmenter: the background rule cuts it as before
     assert garment_mask(Image.fromarray(product), segmenter)[100, 75] and not garment_mask(
@@ -257,6 +260,9 @@ def test_segmenter_output_with_nothing_or_several_things_is_refused():
         def forward(self, x):
             g = F.interpolate(self.garment[None, None].float(), size=x.shape[-2:])[0, 0] * 10 - 5
             return torch.stack([-g, g])[None]
+
+        def predict(self, x):
+            return self(x).argmax(1)
 
     image = Image.fromarray(texture(np.random.default_rng(1), 256, 192))
     nothing = torch.zeros(256, 192)

@@ -399,7 +399,7 @@ class TryOnPipeline(DiffusionPipeline):
         the body the pose draws nearest (tryon.preprocess.parse.skin_by_pose: the street parser takes crossed legs
         for arms or the face, which a lower-body try-on keeps, so new trousers stopped above them)."""
         parser = self.parser_for(category)
-        labels = parser(person.to(self.device, parser.dtype)).argmax(1).to(torch.uint8).cpu().numpy()
+        labels = parser.predict(person.to(self.device, parser.dtype)).to(torch.uint8).cpu().numpy()
         if person_mask is not None:
             labels = np.stack([keep_on_person(lab, m) for lab, m in zip(labels, person_mask)])
         if poses is not None and check_category(category) != "upper":

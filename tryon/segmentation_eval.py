@@ -40,7 +40,7 @@ SHEET_TILE = (144, 192)  # width, height of one picture in a sheet
 @torch.inference_mode()
 def parse_crop(parser, crop: np.ndarray, person: np.ndarray | None) -> np.ndarray:
     """The parser's labels [H, W] of a crop [H, W, 3] uint8, kept on `person` (bool [H, W]) when given."""
-    labels = parser(to_tensor(crop)[None].to(parser.device, parser.dtype)).argmax(1)[0].to(torch.uint8).cpu().numpy()
+    labels = parser.predict(to_tensor(crop)[None].to(parser.device, parser.dtype))[0].to(torch.uint8).cpu().numpy()
     return labels if person is None else keep_on_person(labels, person)
 
 

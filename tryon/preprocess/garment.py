@@ -64,7 +64,7 @@ def segment_garment(segmenter, image: Image.Image) -> np.ndarray:
     width = int(np.clip(round(SEGMENT_HEIGHT * rgb.width / rgb.height / 32) * 32, 96, 4 * SEGMENT_HEIGHT))
     small = np.asarray(rgb.resize((width, SEGMENT_HEIGHT), Image.BILINEAR, reducing_gap=3.0))
     x = torch.from_numpy(small.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1)[None]
-    seen = segmenter(x.to(segmenter.device, segmenter.dtype)).argmax(1)[0].cpu().numpy() == 1
+    seen = segmenter.predict(x.to(segmenter.device, segmenter.dtype))[0].cpu().numpy() == 1
     pieces, n = ndimage.label(seen)
     sizes = np.bincount(pieces.ravel(), minlength=n + 1)[1:]
     if n == 0 or sizes.max() < 0.02 * seen.size:
