@@ -329,6 +329,20 @@ def test_the_lower_body_checks_see_covered_legs_a_left_old_garment_and_a_changed
     short = lower_body_checks(STANDING, trousers, np.ones((240, 160)), "lower")["knees_to_ankles"]
     over_boots = lower_body_checks(STANDING, trousers, np.ones((240, 160)), "lower", kept=boots)
     assert short < 0.9 and over_boots["knees_to_ankles"] == 1.0
+    # slim legs: the drawn legs are a thigh wide down to the ankles; the street beside the person is not a leg
+    slim = np.zeros((240, 160), bool)
+    for joint in ("r_", "l_"):
+        x = int(STANDING[J[joint + "ankle"], 0])
+        slim[:, x - 3:x + 4] = True
+    slim &= legs
+    assert lower_body_checks(STANDING, slim, np.ones((240, 160)), "lower")["knees_to_ankles"] < 0.9
+    assert lower_body_checks(STANDING, slim, np.ones((240, 160)), "lower", person=slim)["knees_to_ankles"] == 1.0
+    # cropped trousers, worn to 8 rows above the ankles: in paired data their try-on is asked to reach their hem
+    cropped = np.where(legs & (np.arange(240)[:, None] < ankle - 8), P["lower"], P["background"]).astype(np.uint8)
+    laid = legs & (np.arange(240)[:, None] < ankle - 8)
+    paired = lower_body_checks(STANDING, laid, np.ones((240, 160)), "lower", cropped, none)
+    assert paired["full_length"] and paired["knees_to_ankles"] == 1.0
+    assert lower_body_checks(STANDING, laid, np.ones((240, 160)), "lower")["knees_to_ankles"] < 0.9  # unpaired
 
 
 def test_knee_coverage_is_also_scored_over_the_pairs_whose_worn_garment_covers_the_knees():

@@ -92,7 +92,7 @@ COVERED = 0.9  # a band counts as covered when the new garment lies over this sh
 
 def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.ndarray, category: str,
                       truth: np.ndarray | None = None, changed: np.ndarray | None = None,
-                      kept: np.ndarray | None = None) -> dict:
+                      kept: np.ndarray | None = None, person: np.ndarray | None = None) -> dict:
     """Whether a lower-body or dress try-on (all at the models' size) covers the legs, from the pose alone:
     "hips_to_knees" / "knees_to_ankles", the share of the pose-drawn legs (tryon.preprocess.person.pose_region)
     in each band that the new garment (`warped_mask`) covers where the try-on shows it (`paste_mask` 0.5 or
@@ -100,7 +100,11 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     over a trouser leg, a bag held before the thighs: the drawn legs pass under them) is left out of the bands:
     `kept` (bool; in paired data what the ground truth labels as kept by the category, KEEP_LABELS; otherwise,
     by the pipeline's parse, only the shoes and accessories, KEPT_IN_FRONT, so that a parse that takes legs for
-    arms or a top is not excused). With the ground truth's labels `truth` (our labels, paired data):
+    arms or a top is not excused), and so is what is not the person (`person`, bool: in paired data the ground
+    truth's labels, otherwise mediapipe's person mask): the drawn legs are as wide as a thigh down to the ankles,
+    and the street beside a slim trouser's hem is no part of the legs to cover. In paired data the ankles' band
+    ends at the worn garment's hem, where that is above the ankles (a cropped trouser cannot be asked to reach
+    them). With the ground truth's labels `truth` (our labels, paired data):
     "worn_hips_to_knees", the same share for the worn garment (a short one cannot cover the band, nor can its
     try-on be asked to), "full_length" (the worn garment reaches FULL_LENGTH of the way from the knees to the
     ankles), "old_left", the share of the worn garment the try-on does not repaint (`paste_mask` under 0.5), and
@@ -110,15 +114,19 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
     legs = pose_region(pose, "lower", height, width)
     if kept is not None:
         legs &= ~kept
+    if person is not None:
+        legs &= person
     seen = lambda names: [pose[J[n], 1] for n in names if pose[J[n], 2] > 0]
     hips, knees, ankles = seen(("r_hip", "l_hip")), seen(("r_knee", "l_knee")), seen(("r_ankle", "l_ankle"))
     rows = np.arange(height)[:, None]
     out = {}
     shown = warped_mask & (paste_mask >= 0.5)
     worn = None if truth is None else np.isin(truth, GARMENT_LABELS[category])
+    hem = np.nonzero(worn.any(1))[0].max() if worn is not None and worn.any() else height
     for name, top, bottom in (("hips_to_knees", hips, knees), ("knees_to_ankles", knees, ankles)):
         if top and bottom:
-            band = legs & (rows >= np.mean(top)) & (rows <= np.mean(bottom))
+            end = np.mean(bottom) if name == "hips_to_knees" else min(np.mean(bottom), hem)
+            band = legs & (rows >= np.mean(top)) & (rows <= end)
             if band.any():
                 out[name] = float((shown & band).sum() / band.sum())
                 if worn is not None and name == "hips_to_knees":
@@ -127,8 +135,7 @@ def lower_body_checks(pose: np.ndarray, warped_mask: np.ndarray, paste_mask: np.
         if worn.any():
             out["old_left"] = float((worn & (paste_mask < 0.5)).sum() / worn.sum())
             if knees and ankles:
-                reach = np.nonzero(worn.any(1))[0].max()
-                out["full_length"] = bool(reach >= np.mean(knees) + FULL_LENGTH * (np.mean(ankles) - np.mean(knees)))
+                out["full_length"] = bool(hem >= np.mean(knees) + FULL_LENGTH * (np.mean(ankles) - np.mean(knees)))
         if category == "lower" and changed is not None:
             upper = np.isin(truth, [P[n] for n in ("upper", "left_arm", "right_arm", "neck", "face", "hair")])
             if upper.any():
@@ -335,7 +342,8 @@ def evaluate(pipe, data, out_dir, split="test", mode="paired", pairs_file=None, 
                 case.update(lower_body_checks(
                     f.pose, warped_mask, paste_mask, pair.category, labels,
                     framing.crop_map(changed.astype(np.uint8), f.box, *pipe.size) > 0,
-                    np.isin(parse, KEPT_IN_FRONT) if labels is None else np.isin(labels, KEEP_LABELS[pair.category])))
+                    np.isin(parse, KEPT_IN_FRONT) if labels is None else np.isin(labels, KEEP_LABELS[pair.category]),
+                    f.person_mask if labels is None else labels != P["background"]))
             if extra is not None:
                 extra.update(fake, real)
             cases.append(case)
