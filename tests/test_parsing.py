@@ -158,6 +158,13 @@ def test_studio_persons_are_laid_on_backgrounds_with_labels_aligned(tmp_path):
         r, g, b = rgb[:, inner.numpy()]
         assert inner.sum() > 500 and ((r > g + 0.3) & (r > b + 0.3)).mean() > 0.97
         assert (labels[~upper] == P["background"]).all()  # the rest is background, whatever was drawn under it
+    # studio=1 keeps every person on its own background, unmoved (but for the flip); studio=0 none
+    flipped = parse[:, ::-1] == 5
+    for studio, kept in ((1.0, 6), (0.0, 0)):
+        ds = ParserDataset([pair], augment=True, studio=studio)
+        as_shot = [np.array_equal(ds[0, e]["labels"].numpy() == P["upper"], parse == 5) or
+                   np.array_equal(ds[0, e]["labels"].numpy() == P["upper"], flipped) for e in range(6)]
+        assert sum(as_shot) == kept
 
 
 def test_background_is_never_labelled_clothing_outside_the_person():

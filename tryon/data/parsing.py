@@ -6,8 +6,8 @@ tryon.data.labels.PARSE_LABELS, the partial labels SKIN_ANY / LEGS_ANY (CCP) and
 - CCP street photos are framed as the pipeline frames a person (the box's height a random 0.6 to 1.3 of the
   person's, its top just above the head: from head-and-torso shots to full-body ones; with `framing="full"`, for
   the full-body parser, 1.0 to 1.3: head to feet only), at a random small angle.
-- VITON studio photos are cut out by their own parse and laid, at a random scale and position, over a real
-  background (`backgrounds`: photos of floors, beds and streets with nobody in them, or a plain colour), so a
+- VITON studio photos (all but a share `studio` of them, kept as they are) are cut out by their own parse and
+  laid, at a random scale and position, over a real background (`backgrounds`: photos of floors, beds and streets with nobody in them, or a plain colour), so a
   plain light background stops being a cue for "not a person".
 - Then, on every photo: a horizontal flip (left and right labels swap), colour and lighting, blur and JPEG.
 Labels move with the pixels (nearest-neighbour resampling, the same transform); nothing of the augmentation
@@ -148,14 +148,14 @@ class ParserDataset(torch.utils.data.Dataset):
 
     def __init__(self, viton: list[Pair] = (), ccp: list[CCPPhoto] = (), *, height: int = 256, width: int = 192,
                  augment: bool = True, backgrounds: Backgrounds | None = None, framing: str = "upper",
-                 seed: int = 0, ccp_repeat: int = 1):
+                 seed: int = 0, ccp_repeat: int = 1, studio: float = 0.2):
         if framing not in ("upper", "full"):
             raise TryOnError(f"framing must be 'upper' or 'full', not {framing!r}")
         self.items = [("viton", p) for p in viton] + [("ccp", c) for c in ccp] * ccp_repeat
         if not self.items:
             raise DatasetError("the parser dataset is empty: give VITON pairs, CCP photos or both")
         self.height, self.width = height, width
-        self.augment, self.framing, self.seed = augment, framing, seed
+        self.augment, self.framing, self.seed, self.studio = augment, framing, seed, studio
         self.backgrounds = backgrounds or Backgrounds()
 
     def __len__(self) -> int:
@@ -170,7 +170,7 @@ class ParserDataset(torch.utils.data.Dataset):
         size = (self.width, self.height)
         rgb = np.asarray(person.resize(size, Image.BICUBIC))
         parse = np.asarray(Image.fromarray(parse).resize(size, Image.NEAREST))
-        if rng is None or rng.random() < 0.2:  # kept in the studio
+        if rng is None or rng.random() < self.studio:  # kept in the studio
             return rgb, parse
         # zoomed out by up to 1/0.6, the photo's bottom edge (where VITON cuts the person) kept at the frame's
         scale, angle = rng.uniform(0.6, 1.1), rng.uniform(-6, 6)

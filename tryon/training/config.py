@@ -47,6 +47,7 @@ class TrainConfig:
     ccp: str = ""  # parser and garment stages: a CCP folder whose train split joins the data (val split validates)
     backgrounds: str = ""  # parser stage: a folder of photos without people to lay the dataset's persons over
     ccp_repeat: int = 1  # parser stage: how many times each CCP photo counts per epoch (it has fewer photos)
+    viton_studio: float = 0.2  # parser stage: the share of the dataset's persons kept on their studio background
     label_weights: str = ""  # parser and garment stages: "dress=3,shoes=2" weighs those labels' pixels in the loss
     parser_framing: str = "upper"  # parser stage: CCP framed head-and-torso to full body, validated head to hips
     #                                (upper), or framed and validated head to feet only (full: the full-body parser)
@@ -92,6 +93,8 @@ class TrainConfig:
             raise TryOnError(f"mixed_precision must be no, fp16 or bf16, not {self.mixed_precision!r}")
         if self.parser_backbone not in ("unet", "efficientnet_lite0"):
             raise TryOnError(f"parser_backbone must be unet or efficientnet_lite0, not {self.parser_backbone!r}")
+        if not 0 <= self.viton_studio <= 1:
+            raise TryOnError(f"viton_studio must be between 0 and 1, not {self.viton_studio}")
         if self.parser_framing not in ("upper", "full"):
             raise TryOnError(f"parser_framing must be upper or full, not {self.parser_framing!r}")
         if self.gan_mode not in ("lsgan", "hinge"):

@@ -68,7 +68,8 @@ def parser_datasets(cfg: TrainConfig):
         if cfg.backgrounds else []
     backgrounds = Backgrounds(photos + ccp_background_strips(ccp))
     train = ParserDataset(viton, ccp, height=cfg.height, width=cfg.width, augment=cfg.augment,
-                          backgrounds=backgrounds, framing=cfg.parser_framing, seed=cfg.seed, ccp_repeat=cfg.ccp_repeat)
+                          backgrounds=backgrounds, framing=cfg.parser_framing, seed=cfg.seed, ccp_repeat=cfg.ccp_repeat,
+                          studio=cfg.viton_studio)
     if cfg.ccp:
         val = ParserDataset(ccp=read_ccp(cfg.ccp, "val"), height=cfg.height, width=cfg.width, augment=False,
                             framing=cfg.parser_framing)
