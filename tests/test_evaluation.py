@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from tryon.cli import main
@@ -123,11 +122,7 @@ def test_prepare_with_a_pairs_file_and_parse_labels_read_back(tiny_pipeline, syn
                                         height=256, width=192)
     assert written == 1 and len(problems) == 1 and "missing.jpg" in problems[0]
     d = tmp_path / "out" / "train"
-    on_person = tiny_pipeline.frame_person(persons / "model_01.jpg", (256, 192)).person_mask  # the parse stays on it
-    with torch.inference_mode():
-        expected = tiny_pipeline.parse(torch.from_numpy(
-            np.asarray(Image.open(d / "image" / "model_01.jpg")).transpose(2, 0, 1).astype(np.float32)[None] / 127.5 - 1),
-            on_person[None])
+    expected = tiny_pipeline.parse([tiny_pipeline.frame_person(persons / "model_01.jpg", (256, 192))])
     s = TryOnDataset(tmp_path / "out", "train", height=256, width=192)[0]
     # the parse map was written in CIHP values and read back as our labels (the JPEG round trip may move a few)
     assert (s["parse"].numpy() == expected[0]).mean() > 0.9

@@ -211,15 +211,15 @@ def test_lower_and_dress_go_through_the_fullbody_models_even_in_a_mixed_batch(tm
     categories = ["lower", "upper", "dress"]
     framed = [pipe.frame(person, garment, category=c) for c in categories]
     batch = pipe.represent(framed, categories)
-    from tryon.preprocess.parse import skin_by_pose
+    from tryon.preprocess.parse import keep_on_person, parse_photos, skin_by_pose
 
     for i, category in enumerate(categories):  # each crop parsed by its category's parser (skin by the pose: full body)
-        own = pipe.parse(batch["person"][i:i + 1], framed[i].person_mask[None], category)[0]
+        raw = parse_photos(pipe.parser_for(category), [framed[i].photo], [framed[i].box], *pipe.size)[0]
+        own = keep_on_person(raw, framed[i].person_mask)
         own = own if category == "upper" else skin_by_pose(own, framed[i].pose)
         assert np.array_equal(batch["parse"][i].numpy(), own)
-        assert np.array_equal(own, pipe.parse(batch["person"][i:i + 1], framed[i].person_mask[None], category,
-                                              framed[i].pose[None])[0])
-    assert not np.array_equal(pipe.parse(batch["person"][:1], None, "upper"), pipe.parse(batch["person"][:1], None, "lower"))
+        assert np.array_equal(own, pipe.parse([framed[i]], category)[0])
+    assert not np.array_equal(pipe.parse(framed[:1], "upper"), pipe.parse(framed[:1], "lower"))
     mixed = pipe.render(batch)
     for i, category in enumerate(categories):
         alone = pipe.render(pipe.represent([framed[i]], [category]))

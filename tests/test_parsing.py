@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from tryon.data.ccp import in_val_split, load_ccp, read_ccp
+from tryon.data.dataset import to_tensor
 from tryon.data.garment_photos import GarmentPhotoDataset, texture
 from tryon.data.labels import CCP_TAGS, IGNORE, LEGS_ANY, MERGED_LUT, NUM_PARSE, P, PARTIAL_LABELS, SKIN_ANY
 from tryon.data.layouts import Pair
@@ -16,7 +17,7 @@ from tryon.data.parsing import ParserDataset, warp_to_box
 from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess import framing
 from tryon.preprocess.garment import REFINE_KEEP, garment_mask, is_plain_background, refine_cutout, segment_garment
-from tryon.preprocess.parse import crop_person_mask, keep_on_person
+from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos
 from tryon.training.losses import partial_cross_entropy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -381,3 +382,24 @@ def test_the_shipped_segmenter_cuts_a_garment_out_of_a_floor(kind, seed):
     photo[truth] = garment.texture[garment.mask]
     mask = garment_mask(Image.fromarray(photo), segmenter)
     assert (mask & truth).sum() / (mask | truth).sum() > 0.85
+
+
+def test_a_parser_reads_photos_at_the_size_it_was_trained_at():
+    """parse_photos crops each box at the parser's input size and brings its labels to the size asked for."""
+    from tryon.models import HumanParser
+
+    torch.manual_seed(0)
+    photo = Image.fromarray(texture(np.random.default_rng(3), 900, 600))
+    box = (50, 40, 530, 680)  # 3:4, as the pipeline frames a person
+    parser = HumanParser(base_channels=8).eval()
+    seen = []
+    parser.register_forward_hook(lambda module, args, out: seen.append(tuple(args[0].shape[-2:])))
+    labels = parse_photos(parser, [photo], [box], 256, 192)
+    crop = np.asarray(framing.crop(photo, box, 256, 192))
+    assert seen == [(256, 192)] * 2  # the crop and its mirror image
+    assert np.array_equal(labels[0], parser.predict(to_tensor(crop)[None])[0].numpy())  # as the models' crop reads
+    parser.register_to_config(input_height=384, input_width=288)
+    seen.clear()
+    larger = parse_photos(parser, [photo, photo], [box, box], 256, 192)
+    assert seen == [(384, 288)] * 2 and larger.shape == (2, 256, 192) and larger.dtype == np.uint8
+    assert (larger[0] != labels[0]).any()  # a different view of the photo

@@ -130,6 +130,11 @@ def test_init_fine_tunes_from_saved_weights(tmp_path, synth_viton):
     start = trainer.acc.unwrap_model(trainer.stage.model).state_dict()
     saved = _weights(base, HumanParser)
     assert all(torch.equal(start[k], saved[k]) for k in saved)
+    # fine-tuned at 384x288, it says so: the pipeline crops photos at that size for it
+    larger = train(_cfg(tmp_path / "hr", synth_viton, "parser", steps=1, init=str(base), height=384, width=288))
+    assert HumanParser.from_pretrained(base).config.input_height == 256
+    assert (HumanParser.from_pretrained(larger).config.input_height,
+            HumanParser.from_pretrained(larger).config.input_width) == (384, 288)
     with pytest.raises(TryOnError, match="no saved parser model"):
         Trainer(_cfg(tmp_path / "bad", synth_viton, "parser", steps=1, init=str(tmp_path)))
 

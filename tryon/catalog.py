@@ -34,7 +34,6 @@ from accelerate.utils import parse_flag_from_env
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from tqdm import tqdm
 
-from tryon.data.dataset import to_tensor
 from tryon.errors import TryOnError
 from tryon.files import atomic_write, is_input_folder
 from tryon.pipeline import Framed
@@ -207,8 +206,7 @@ class _Renderer:
             self.persons = {k: v for k, v in self.persons.items() if k[0] == path}  # jobs come sorted by model
             try:
                 person = self.pipe.frame_person(path, category=category)
-                parse = self.pipe.parse(to_tensor(person.person)[None], person.person_mask[None], category,
-                                        person.pose[None])[0]
+                parse = self.pipe.parse([person], category)[0]
                 self.persons[key] = (person, parse)
             except TryOnError as e:
                 log.warning("%s: every job with this photo fails: %s", path, e)

@@ -42,7 +42,7 @@ from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, save_image
-from tryon.preprocess.parse import crop_person_mask, keep_on_person, skin_by_pose
+from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos, skin_by_pose
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
                                      agnostic_person, check_category, garment_interior, generator_input, paste_region,
                                      shown_region)
@@ -390,20 +390,18 @@ class TryOnPipeline(DiffusionPipeline):
         return FramedGarment(cloth=cloth, cloth_mask=cloth_mask, full=full, full_mask=full_mask)
 
     @torch.inference_mode()
-    def parse(self, person: torch.Tensor, person_mask: np.ndarray | None = None, category: str = "upper",
-              poses: np.ndarray | None = None) -> np.ndarray:
-        """Person crops [N,3,H,W] in [-1,1] at the models' size, framed for a garment of `category` -> body-parse
-        labels [N,H,W] uint8 (by `parser_for(category)`); with the crops' person masks ([N,H,W] bool,
-        FramedPerson.person_mask), background outside them (tryon.preprocess.parse). With the crops' poses
-        ([N,J,3] at the models' size) and a lower-body garment or a dress, each pixel of skin is given the part of
-        the body the pose draws nearest (tryon.preprocess.parse.skin_by_pose: the street parser takes crossed legs
-        for arms or the face, which a lower-body try-on keeps, so new trousers stopped above them)."""
-        parser = self.parser_for(category)
-        labels = parser.predict(person.to(self.device, parser.dtype)).to(torch.uint8).cpu().numpy()
-        if person_mask is not None:
-            labels = np.stack([keep_on_person(lab, m) for lab, m in zip(labels, person_mask)])
-        if poses is not None and check_category(category) != "upper":
-            labels = np.stack([skin_by_pose(lab, pose) for lab, pose in zip(labels, poses)])
+    def parse(self, people: list, category: str = "upper") -> np.ndarray:
+        """Persons framed for a garment of `category` (FramedPerson or Framed, at the models' size) -> body-parse
+        labels [N,H,W] uint8 at the models' size, by `parser_for(category)` reading each crop at its own size from
+        the photo (tryon.preprocess.parse.parse_photos), background outside each person mask (keep_on_person). For
+        a lower-body garment or a dress, each pixel of skin is given the part of the body the pose draws nearest
+        (tryon.preprocess.parse.skin_by_pose: the street parser takes crossed legs for arms or the face, which a
+        lower-body try-on keeps, so new trousers stopped above them)."""
+        labels = parse_photos(self.parser_for(category), [f.photo for f in people], [f.box for f in people],
+                              *self.size)
+        labels = np.stack([keep_on_person(lab, f.person_mask) for lab, f in zip(labels, people)])
+        if check_category(category) != "upper":
+            labels = np.stack([skin_by_pose(lab, f.pose) for lab, f in zip(labels, people)])
         return labels
 
     @torch.inference_mode()
@@ -411,7 +409,7 @@ class TryOnPipeline(DiffusionPipeline):
         """Parse the crops and build the model inputs, as tryon.data.dataset builds a training sample.
 
         `parse` ([N, H, W] labels from `self.parse`), when given, is used instead of parsing the crops again (a
-        catalog run parses each model photo once; give it with the poses, as `represent` parses). Returns a batch
+        catalog run parses each model photo once). Returns a batch
         dict with the dataset's keys (person, cloth, cloth_mask, parse, pose, agnostic, agnostic_mask, category) on
         the pipeline's device and dtype, plus `framed` and `repr`, the stacked person representation that both the
         warp and the generator read.
@@ -419,11 +417,10 @@ class TryOnPipeline(DiffusionPipeline):
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)
         if parse is None:
-            on_person, parse = np.stack([f.person_mask for f in framed]), np.zeros(person[:, 0].shape, np.uint8)
-            poses = np.stack([f.pose for f in framed])
+            parse = np.zeros(person[:, 0].shape, np.uint8)
             for category in sorted(set(categories)):  # each category's crops by its parser (parser_for)
                 index = [i for i, c in enumerate(categories) if c == category]
-                parse[index] = self.parse(person[index], on_person[index], category, poses[index])
+                parse[index] = self.parse([framed[i] for i in index], category)
         masks = [agnostic_mask(p, f.pose, c) for p, f, c in zip(parse, framed, categories)]
         tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).to(device)
         batch = {

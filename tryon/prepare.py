@@ -19,11 +19,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from tryon.data.dataset import to_tensor
 from tryon.data.labels import PARSE_TO_CIHP
 from tryon.data.layouts import IMAGE_EXTENSIONS, read_pairs_file
 from tryon.errors import TryOnError
 from tryon.files import write_text
+from tryon.pipeline import FramedPerson
 from tryon.preprocess.image_io import save_image
 from tryon.preprocess.person import agnostic_mask, agnostic_person
 
@@ -63,7 +63,8 @@ def _write_sample(pipe, d: Path, name: str, person: Path, garment: Path, categor
     small = Image.fromarray(f.person).resize((model_w, model_h), Image.BICUBIC, reducing_gap=3.0)  # as TryOnDataset
     on_person = np.asarray(Image.fromarray(f.person_mask).resize((model_w, model_h), Image.NEAREST))
     pose = f.pose * np.array([model_w / width, model_h / height, 1], np.float32)  # in the parse's pixels
-    parse = pipe.parse(to_tensor(np.asarray(small))[None], on_person[None], category, pose[None])[0]
+    at_model_size = FramedPerson(photo=f.photo, box=f.box, person=np.asarray(small), pose=pose, person_mask=on_person)
+    parse = pipe.parse([at_model_size], category)[0]
     parse = np.asarray(Image.fromarray(parse).resize((width, height), Image.NEAREST))
     mask = agnostic_mask(parse, f.pose, category)
     save_image(Image.fromarray(f.person), d / "image" / f"{name}.jpg", quality=JPEG_QUALITY)

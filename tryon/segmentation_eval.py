@@ -18,7 +18,6 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from tryon.data.ccp import load_ccp, read_ccp
-from tryon.data.dataset import to_tensor
 from tryon.data.garment_photos import GarmentPhotoDataset
 from tryon.data.labels import MERGED_LABELS, MERGED_LUT, NUM_PARSE, PARSE_COLOURS, PARSE_LUTS
 from tryon.data.layouts import read_dataset
@@ -29,7 +28,7 @@ from tryon.metrics import Confusion
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, load_label_map, save_image
-from tryon.preprocess.parse import crop_person_mask, keep_on_person
+from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos
 from tryon.preprocess.pose import PoseDetector
 
 log = logging.getLogger(__name__)
@@ -38,9 +37,10 @@ SHEET_TILE = (144, 192)  # width, height of one picture in a sheet
 
 
 @torch.inference_mode()
-def parse_crop(parser, crop: np.ndarray, person: np.ndarray | None) -> np.ndarray:
-    """The parser's labels [H, W] of a crop [H, W, 3] uint8, kept on `person` (bool [H, W]) when given."""
-    labels = parser.predict(to_tensor(crop)[None].to(parser.device, parser.dtype))[0].to(torch.uint8).cpu().numpy()
+def parse_box(parser, photo: Image.Image, box, person: np.ndarray | None, height: int, width: int) -> np.ndarray:
+    """The parser's labels [H, W] of a photo's `box` at height x width, read as the pipeline reads it
+    (tryon.preprocess.parse.parse_photos), kept on `person` (bool [H, W]) when given."""
+    labels = parse_photos(parser, [photo], [box], height, width)[0]
     return labels if person is None else keep_on_person(labels, person)
 
 
@@ -81,7 +81,7 @@ def evaluate_parser(parser, ccp_root=None, viton_root=None, out=None, framings=(
                     continue
                 crop = np.asarray(framing.crop(photo, box, height, width))
                 person = crop_person_mask(mask, photo.size, box, height, width) if gate else None
-                pred = parse_crop(parser, crop, person)
+                pred = parse_box(parser, photo, box, person, height, width)
                 truth = framing.crop_map(load_ccp(item)[1], box, height, width)
                 confusion.add(MERGED_LUT[truth], MERGED_LUT[pred])
                 if len(rows) < sheet_rows:
@@ -98,7 +98,6 @@ def evaluate_parser(parser, ccp_root=None, viton_root=None, out=None, framings=(
         full, merged = Confusion(NUM_PARSE), Confusion(len(MERGED_LABELS))
         for pair in tqdm(pairs, desc="parser on VITON test"):
             photo = load_image(pair.person)
-            crop = np.asarray(photo.resize((width, height), Image.BICUBIC))
             person = None
             if gate:
                 try:
@@ -106,7 +105,7 @@ def evaluate_parser(parser, ccp_root=None, viton_root=None, out=None, framings=(
                     person = crop_person_mask(mask, photo.size, (0, 0, *photo.size), height, width)
                 except TryOnError:
                     pass  # no pose found: the parse is taken as it is
-            pred = parse_crop(parser, crop, person)
+            pred = parse_box(parser, photo, (0, 0, *photo.size), person, height, width)
             truth = np.asarray(Image.fromarray(PARSE_LUTS[pair.parse_format][load_label_map(pair.parse)])
                                .resize((width, height), Image.NEAREST))
             full.add(truth, pred)

@@ -30,12 +30,13 @@ class HumanParser(ModelMixin, ConfigMixin):
     "unet": a full-resolution stem, `depth` stride-2 levels (base_channels * 2**i channels, capped at 8x) and a
     decoder that upsamples bilinearly to each skip's size. "efficientnet_lite0": the Lite0 trunk's features at
     strides 32 to 2, each merged into a decoder of base_channels * (6, 4, 3, 2, 1) channels, then the stem's.
-    Any H x W works (256x192 up to 1024x768).
+    Any H x W works (256x192 up to 1024x768); `input_height` x `input_width` is the size it was trained to read
+    (tryon.preprocess.parse.parse_photos crops photos at that size).
     """
 
     @register_to_config
     def __init__(self, in_channels: int = 3, num_labels: int = NUM_PARSE, base_channels: int = 16, depth: int = 5,
-                 backbone: str = "unet"):
+                 backbone: str = "unet", input_height: int = 256, input_width: int = 192):
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
@@ -76,9 +77,9 @@ class HumanParser(ModelMixin, ConfigMixin):
         return self.head(self.full(_up(y, self.stem(x))))
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, mirror: bool = True) -> torch.Tensor:
-        """x [N, in_channels, H, W] -> labels [N, H, W] (int64): the argmax of the log-probabilities, with `mirror`
-        summed with those of the mirror image (read back, the person's left and right labels swapped).
+    def log_probs(self, x: torch.Tensor, mirror: bool = True) -> torch.Tensor:
+        """x [N, in_channels, H, W] -> log-probabilities [N, num_labels, H, W] (float32), with `mirror` summed with
+        those of the mirror image (read back, the person's left and right labels swapped).
 
         Two views of a photo disagree where the parser is unsure, and the sum settles it: on CCP's val street photos
         framed head to feet the full-body parser's mean IoU rose 0.638 -> 0.656 (dress 0.27 -> 0.32), on VITON's
@@ -89,4 +90,9 @@ class HumanParser(ModelMixin, ConfigMixin):
             swap = torch.from_numpy(PARSE_FLIP[: self.config.num_labels]) if self.config.num_labels == NUM_PARSE \
                 else torch.arange(self.config.num_labels)
             log_p = log_p + self(x.flip(-1)).float().log_softmax(1).flip(-1)[:, swap.to(x.device)]
-        return log_p.argmax(1)
+        return log_p
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, mirror: bool = True) -> torch.Tensor:
+        """x [N, in_channels, H, W] -> labels [N, H, W] (int64): the argmax of `log_probs`."""
+        return self.log_probs(x, mirror).argmax(1)

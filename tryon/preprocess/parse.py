@@ -8,11 +8,14 @@ takes bare legs for arms or for the face (legs crossed, a hand on the thigh); wh
 skin belongs to is the pose's to say (`skin_by_pose`).
 """
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
+from tryon.data.dataset import to_tensor
 from tryon.data.labels import J, P
-from tryon.preprocess.framing import crop_map
+from tryon.preprocess.framing import crop, crop_map
 
 PERSON_THRESHOLD = 0.3
 GROW = 1 / 64  # of the crop's height
@@ -57,6 +60,20 @@ def crop_person_mask(mask: np.ndarray, photo_size: tuple[int, int], box, height:
     scale_x, scale_y = mask.shape[1] / photo_size[0], mask.shape[0] / photo_size[1]
     box = (box[0] * scale_x, box[1] * scale_y, box[2] * scale_x, box[3] * scale_y)
     return crop_map(mask.astype(np.float32), box, height, width, Image.BILINEAR) >= PERSON_THRESHOLD
+
+
+def parse_photos(parser, photos: list[Image.Image], boxes: list, height: int, width: int) -> np.ndarray:
+    """Body-parse labels [N, height, width] uint8 of the `boxes` of `photos` (as framing.crop reads a box): each
+    box cropped at the size the parser was trained to read (its input_height x input_width: a leg, a shoe or a hem
+    is more pixels wide there than at the models' size), parsed with its mirror image (HumanParser.log_probs), the
+    log-probabilities brought to height x width (area-averaged) before the argmax."""
+    size = (parser.config.input_height, parser.config.input_width)
+    crops = [np.asarray(crop(photo, box, *size)) for photo, box in zip(photos, boxes)]
+    x = torch.stack([to_tensor(c) for c in crops])
+    log_p = parser.log_probs(x.to(parser.device, parser.dtype))
+    if size != (height, width):
+        log_p = F.interpolate(log_p, size=(height, width), mode="area")
+    return log_p.argmax(1).to(torch.uint8).cpu().numpy()
 
 
 def keep_on_person(labels: np.ndarray, person: np.ndarray) -> np.ndarray:

@@ -121,8 +121,10 @@ class TrainConfig:
                 raise TryOnError(f"{name} must be at least 0 and below 1, not {getattr(self, name)}")
         if not 0 <= self.lr_decay_from < self.steps:
             raise TryOnError(f"lr_decay_from must be 0 (no decay) or a step before steps ({self.steps}), not {self.lr_decay_from}")
-        if self.height % 64 or self.width % 64 or self.height * 3 != self.width * 4:
-            raise TryOnError(f"{self.height}x{self.width}: use a 4:3 size whose sides are multiples of 64 (256x192, 512x384, 1024x768)")
+        step = 32 if self.stage in ("parser", "garment") else 64  # the parsers halve a side 5 times, the others 6
+        if self.height % step or self.width % step or self.height * 3 != self.width * 4:
+            raise TryOnError(f"{self.height}x{self.width}: use a 4:3 size whose sides are multiples of {step} "
+                             f"(256x192, {'384x288, ' if step == 32 else ''}512x384, 1024x768)")
 
 
 _TYPE_NAMES = {int: "a whole number", float: "a number", bool: "true or false", str: "a string",

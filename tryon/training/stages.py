@@ -110,6 +110,7 @@ class ParserStage(Stage):
         super().__init__(cfg, accelerator)
         self.model = self._init_or_new(HumanParser, self.subfolder, num_labels=len(self.labels),
                                        base_channels=cfg.parser_channels, backbone=cfg.parser_backbone)
+        self.model.register_to_config(input_height=cfg.height, input_width=cfg.width)  # the size it learns to read
         self.weight = label_weights(cfg.label_weights, self.labels).to(accelerator.device)
         if not cfg.init and cfg.parser_backbone == "efficientnet_lite0":
             load_imagenet_weights(self.model.encoder)
