@@ -192,6 +192,24 @@ def test_a_lower_body_garment_replaces_the_skirt_of_a_dress_and_keeps_its_top():
     assert mask[140:200, 56:59].all() and not agnostic_mask(parse, no_hips, "lower")[140:200, 56:59].any()
 
 
+def test_a_top_replaces_the_bodice_of_a_dress_and_keeps_its_skirt():
+    """A top on a person in a dress: the bodice goes, the skirt stays (as a skirt under a top would); without the
+    hips no waist is found and the whole dress goes, as before."""
+    parse = ccp_pairs.split_skin(PARSE_LUTS["ccp"][_ccp_labels()], STANDING)
+    parse[(parse == P["upper"]) | (parse == P["lower"])] = P["dress"]
+    waist = 130 - 0.25 * 45
+    rows = np.arange(240)[:, None]
+    dress = parse == P["dress"]
+    mask = agnostic_mask(parse, STANDING, "upper")
+    assert mask[dress & (rows < waist)].all() and not mask[dress & (rows >= waist)].any()
+    pasted = paste_region(parse, mask, np.zeros_like(mask), "upper")
+    assert not pasted[dress & (rows >= waist)].any()
+    no_hips = STANDING.copy()
+    no_hips[J["r_hip"], 2] = 0
+    assert agnostic_mask(parse, no_hips, "upper")[dress].all()
+    assert agnostic_mask(parse, STANDING, "dress")[dress].all()  # a dress for a dress: all of it
+
+
 def _pipeline_with_fullbody(tmp_path):
     base = TryOnPipeline.untrained(**TINY, seed=0)
     other = TryOnPipeline.untrained(**TINY, seed=1)

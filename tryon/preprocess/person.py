@@ -114,11 +114,16 @@ def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") 
     check_category(category)
     height, width = parse.shape
     garment = np.isin(parse, GARMENT_LABELS[category])
+    skirt = skirt_of_dress(parse, pose) if category != "dress" else np.zeros_like(garment)
     if category == "lower":
-        garment |= skirt_of_dress(parse, pose)
+        garment |= skirt
+    else:  # a top replaces a dress's bodice; its skirt stays, as a skirt under a top would
+        garment &= ~skirt
     region = garment | np.isin(parse, SKIN_LABELS[category]) | pose_region(pose, category, height, width)
     region = _dilate(region, max(1, height // 128))
     region &= ~np.isin(parse, KEEP_LABELS[category])
+    if category == "upper":
+        region &= ~skirt
     return region | garment
 
 
