@@ -409,10 +409,9 @@ class TryOnPipeline(DiffusionPipeline):
         """Parse the crops and build the model inputs, as tryon.data.dataset builds a training sample.
 
         `parse` ([N, H, W] labels from `self.parse`), when given, is used instead of parsing the crops again (a
-        catalog run parses each model photo once). Returns a batch
-        dict with the dataset's keys (person, cloth, cloth_mask, parse, pose, agnostic, agnostic_mask, category) on
-        the pipeline's device and dtype, plus `framed` and `repr`, the stacked person representation that both the
-        warp and the generator read.
+        catalog run parses each model photo once). Returns a batch dict with the dataset's keys (person, cloth,
+        cloth_mask, parse, pose, agnostic, agnostic_mask, category) on the pipeline's device and dtype, plus
+        `framed` and `repr`, the stacked person representation that both the warp and the generator read.
         """
         device, dtype = self.device, self.dtype
         person = torch.stack([to_tensor(f.person) for f in framed]).to(device)

@@ -7,8 +7,8 @@ tryon.data.labels.PARSE_LABELS, the partial labels SKIN_ANY / LEGS_ANY (CCP) and
   person's, its top just above the head: from head-and-torso shots to full-body ones; with `framing="full"`, for
   the full-body parser, 1.0 to 1.3: head to feet only), at a random small angle.
 - VITON studio photos (all but a share `studio` of them, kept as they are) are cut out by their own parse and
-  laid, at a random scale and position, over a real background (`backgrounds`: photos of floors, beds and streets with nobody in them, or a plain colour), so a
-  plain light background stops being a cue for "not a person".
+  laid, at a random scale and position, over a real background (`backgrounds`: photos of floors, beds and streets
+  with nobody in them, or a plain colour), so a plain light background stops being a cue for "not a person".
 - Then, on every photo: a horizontal flip (left and right labels swap), colour and lighting, blur and JPEG.
 Labels move with the pixels (nearest-neighbour resampling, the same transform); nothing of the augmentation
 needs the pose. Randomness comes from (seed, epoch, index), so a resumed run replays the same samples.

@@ -109,15 +109,16 @@ def agnostic_mask(parse: np.ndarray, pose: np.ndarray, category: str = "upper") 
 
     It holds every pixel of the current garment (whatever else happens; for a lower-body garment the skirt of a
     dress too, `skirt_of_dress`), the skin the garment may cover, and the pose-drawn limbs and torso, slightly
-    dilated; minus what the category keeps (face, hair, ...).
+    dilated; minus what the category keeps (face, hair, ...; for a top the skirt of a dress, which stays as a
+    skirt under a top would).
     """
     check_category(category)
     height, width = parse.shape
     garment = np.isin(parse, GARMENT_LABELS[category])
-    skirt = skirt_of_dress(parse, pose) if category != "dress" else np.zeros_like(garment)
+    skirt = skirt_of_dress(parse, pose)
     if category == "lower":
         garment |= skirt
-    else:  # a top replaces a dress's bodice; its skirt stays, as a skirt under a top would
+    elif category == "upper":
         garment &= ~skirt
     region = garment | np.isin(parse, SKIN_LABELS[category]) | pose_region(pose, category, height, width)
     region = _dilate(region, max(1, height // 128))
