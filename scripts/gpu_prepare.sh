@@ -3,13 +3,13 @@
 #   viton_packed.tar.gz  data_cache/viton_packed in one file: VITON packed small, the first 600 train pairs (of
 #                        6,424) at WebP quality 40 (about 35 dB from the originals), the first 60 test pairs (the
 #                        GPU run's validation) at quality 70. It was 4,200 and 120 until the full-body parser,
-#                        warp and generator (lower-body garments and dresses, 21 MiB) joined weights/; a GPU run
-#                        that wants more pairs must leave weights/fullbody_* behind (train_gpu.sh does not read
-#                        them: move them out of the checkout for the device call, back after) and pack more here
+#                        warp and generator (lower-body garments and dresses, 21 MiB) joined weights/; now the
+#                        models train_gpu.sh does not read must be moved out of the checkout for the device call
+#                        anyway (see the end), which leaves room to pack more pairs here
 #   site.tar.xz          diffusers and importlib_metadata, which the GPU machine lacks, without diffusers'
 #                        pipelines and schedulers (the models need neither)
-# With the tracked files (weights/ included) this stays under the 64 MiB a device call may carry (33,000 small
-# files would not: they are counted by the disk blocks they take, hence the archive).
+# With the tracked files, less the models the GPU run does not read, this stays under the 64 MiB a device call may
+# carry (33,000 small files would not: they are counted by the disk blocks they take, hence the archive).
 # Then, on the lent machine: scripts/train_gpu.sh with carry = [data_cache/gpu]. TRAIN_PAIRS / TEST_PAIRS change the
 # pack's size (delete data_cache/viton_packed to repack).
 set -euo pipefail
@@ -38,8 +38,14 @@ mkdir -p data_cache/gpu
 tar cJf data_cache/gpu/site.tar.xz -C "$tmp/site" .
 tar czf data_cache/gpu/viton_packed.tar.gz -C data_cache viton_packed
 rm -rf "$tmp"
-kib=$(( $(git ls-files -z | du -ck --files0-from=- | tail -n 1 | cut -f1) + $(du -ck data_cache/gpu/* | tail -n 1 | cut -f1) ))
-echo "a device call carries $(( kib / 1024 )) MiB of disk blocks, $(( 65536 - kib )) KiB under the 64 MiB limit"
+# train_gpu.sh reads only weights/warp and weights/generator; the other models (HELD) no longer fit beside the pack
+# (the tops' street parser of v2.10 took the tree past 64 MiB). Move them aside for the device call, back after:
+#   mkdir -p data_cache/held && mv weights/{parser,garment_segmenter,fullbody_parser,fullbody_warp,fullbody_generator} data_cache/held/
+#   (the device call), then: mv data_cache/held/* weights/ && git status --short weights  (nothing listed)
+HELD="weights/parser weights/garment_segmenter weights/fullbody_parser weights/fullbody_warp weights/fullbody_generator"
+held=$(du -ck $HELD | tail -n 1 | cut -f1)
+kib=$(( $(git ls-files -z | du -ck --files0-from=- | tail -n 1 | cut -f1) - held + $(du -ck data_cache/gpu/* | tail -n 1 | cut -f1) ))
+echo "with $HELD moved aside, a device call carries $(( kib / 1024 )) MiB of disk blocks, $(( 65536 - kib )) KiB under the 64 MiB limit"
 if [ "$kib" -gt 65536 ]; then
   echo "over the limit: pack fewer test pairs (--max-pairs) or at a lower --quality"; exit 1
 fi
