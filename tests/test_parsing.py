@@ -398,8 +398,14 @@ def test_a_parser_reads_photos_at_the_size_it_was_trained_at():
     crop = np.asarray(framing.crop(photo, box, 256, 192))
     assert seen == [(256, 192)] * 2  # the crop and its mirror image
     assert np.array_equal(labels[0], parser.predict(to_tensor(crop)[None])[0].numpy())  # as the models' crop reads
+    # crops already cut at the models' size are read as they are (the pipeline's person crop), not cut again
+    assert np.array_equal(parse_photos(parser, [photo], [box], 256, 192, crops=[crop]), labels)
+    flat = np.full_like(crop, 128)
+    assert not np.array_equal(parse_photos(parser, [photo], [box], 256, 192, crops=[flat]), labels)
     parser.register_to_config(input_height=384, input_width=288)
     seen.clear()
     larger = parse_photos(parser, [photo, photo], [box, box], 256, 192)
     assert seen == [(384, 288)] * 2 and larger.shape == (2, 256, 192) and larger.dtype == np.uint8
+    # a parser of another size cuts the photo itself: crops at the models' size are no use to it
+    assert np.array_equal(parse_photos(parser, [photo], [box], 256, 192, crops=[flat]), larger[:1])
     assert (larger[0] != labels[0]).any()  # a different view of the photo

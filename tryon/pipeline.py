@@ -398,7 +398,7 @@ class TryOnPipeline(DiffusionPipeline):
         (tryon.preprocess.parse.skin_by_pose: the street parser takes crossed legs for arms or the face, which a
         lower-body try-on keeps, so new trousers stopped above them)."""
         labels = parse_photos(self.parser_for(category), [f.photo for f in people], [f.box for f in people],
-                              *self.size)
+                              *self.size, crops=[f.person for f in people])
         labels = np.stack([keep_on_person(lab, f.person_mask) for lab, f in zip(labels, people)])
         if check_category(category) != "upper":
             labels = np.stack([skin_by_pose(lab, f.pose) for lab, f in zip(labels, people)])

@@ -79,12 +79,12 @@ def evaluate_parser(parser, ccp_root=None, viton_root=None, out=None, framings=(
                 except TryOnError as e:
                     failed.append({"photo": item.name, "error": str(e)})
                     continue
-                crop = np.asarray(framing.crop(photo, box, height, width))
                 person = crop_person_mask(mask, photo.size, box, height, width) if gate else None
                 pred = parse_box(parser, photo, box, person, height, width)
                 truth = framing.crop_map(load_ccp(item)[1], box, height, width)
                 confusion.add(MERGED_LUT[truth], MERGED_LUT[pred])
                 if len(rows) < sheet_rows:
+                    crop = np.asarray(framing.crop(photo, box, height, width))
                     rows.append([crop, _overlay(crop, truth), _overlay(crop, pred)])
                     captions.append(item.name)
             report[f"ccp_val_{how}"] = {**confusion.scores(MERGED_LABELS), "n": len(photos) - len(failed),

@@ -62,13 +62,17 @@ def crop_person_mask(mask: np.ndarray, photo_size: tuple[int, int], box, height:
     return crop_map(mask.astype(np.float32), box, height, width, Image.BILINEAR) >= PERSON_THRESHOLD
 
 
-def parse_photos(parser, photos: list[Image.Image], boxes: list, height: int, width: int) -> np.ndarray:
+def parse_photos(parser, photos: list[Image.Image], boxes: list, height: int, width: int,
+                 crops: list[np.ndarray] | None = None) -> np.ndarray:
     """Body-parse labels [N, height, width] uint8 of the `boxes` of `photos` (as framing.crop reads a box): each
     box cropped at the size the parser was trained to read (its input_height x input_width: a leg, a shoe or a hem
     is more pixels wide there than at the models' size), parsed with its mirror image (HumanParser.log_probs), the
-    log-probabilities brought to height x width (area-averaged) before the argmax."""
+    log-probabilities brought to height x width (area-averaged) before the argmax. `crops`, the boxes already cut
+    at height x width ([H, W, 3] uint8, as the pipeline frames a person), are read as they are by a parser of that
+    size instead of cutting them again."""
     size = (parser.config.input_height, parser.config.input_width)
-    crops = [np.asarray(crop(photo, box, *size)) for photo, box in zip(photos, boxes)]
+    if crops is None or size != (height, width):
+        crops = [np.asarray(crop(photo, box, *size)) for photo, box in zip(photos, boxes)]
     x = torch.stack([to_tensor(c) for c in crops])
     log_p = parser.log_probs(x.to(parser.device, parser.dtype))
     if size != (height, width):
