@@ -40,7 +40,7 @@ from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
 from tryon.models.generator import GeneratorOutput
 from tryon.models.warp import warp
 from tryon.preprocess import framing
-from tryon.preprocess.garment import garment_mask
+from tryon.preprocess.garment import garment_mask, print_region
 from tryon.preprocess.image_io import load_image, save_image
 from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos, skin_by_pose
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
@@ -58,6 +58,7 @@ INTERMEDIATE_FILES = ("person.png", "pose.png", "parse.png", *(f"{name}.png" for
                       "crop_box.json")
 FLOW_SIGMA = 2.0  # flow pixels (half the models' size): the smoothing of the flow the full-resolution garment reads
 POSE_LAYOUT = ("lower",)  # the categories the default weights' full-body generator learnt behind the pose layout
+PRINT_TRUST = 0.25  # how far the composition mask is raised on a print the two mirror passes lay alike
 AGREE = 12.0  # levels: where the two mirror passes' garments differ this much, the composition mask is left as it is
 LIMBS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
          (1, 0), (0, 14), (14, 16), (0, 15), (15, 17)]
@@ -83,6 +84,7 @@ class FramedGarment:
     cloth_mask: np.ndarray  # [H, W] bool
     full: np.ndarray  # [h, w, 3] uint8, the same frame at the garment's resolution, its colours run past its edge
     full_mask: np.ndarray  # [h, w] bool
+    prints: np.ndarray  # [H, W] float32 in [0, 1], where `cloth` carries a print (garment.print_region)
 
 
 @dataclass
@@ -98,6 +100,7 @@ class Framed:
     cloth_mask: np.ndarray  # [H, W] bool
     full: np.ndarray  # [h, w, 3] uint8, the garment framed at its own resolution (see FramedGarment)
     full_mask: np.ndarray  # [h, w] bool
+    prints: np.ndarray  # [H, W] float32, where `cloth` carries a print (see FramedGarment)
 
 
 @dataclass
@@ -198,6 +201,35 @@ def _smooth(flow: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return flow
     return torch.from_numpy(ndimage.gaussian_filter(flow.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest"))
+
+
+def _print_grid(matcher: GeometricMatcher, control_points: torch.Tensor, flow: torch.Tensor,
+                prints: torch.Tensor) -> torch.Tensor:
+    """Where a warp lays a garment's print (`prints`, [1, 1, H, W] in the garment's frame), at the flow's size
+    [1, h, w, 2]: the TPS of `control_points` moved by the flow refiners' mean correction over the print, which
+    keeps where the flow moves the print and drops how it squashes it."""
+    tps = matcher.grid(control_points, *flow.shape[-2:])
+    weight = warp(prints.float(), tps, fill=0.0)
+    shift = (flow.float() * weight).sum((2, 3)) / weight.sum().clamp(min=1e-6)
+    return tps + shift[:, None, None, :]
+
+
+def mirror_grid(grid: torch.Tensor) -> torch.Tensor:
+    """A sampling grid [N, H, W, 2] read in the mirror image: mirrored left-right, its x negated. Its own inverse."""
+    mirrored = grid.flip(2).clone()
+    mirrored[..., 0] = -mirrored[..., 0]
+    return mirrored
+
+
+def _rigid_prints(matcher: GeometricMatcher, control_points: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor,
+                  print_grid: torch.Tensor) -> torch.Tensor:
+    """The flow refiners' correction [1, 2, h, w] replaced by `print_grid` ([1, h, w, 2], `_print_grid`) where it
+    lays the garment's print (`prints`, [1, 1, H, W] in the garment's frame), the flow kept elsewhere. The
+    refiners, trained on pixel losses, squash a print they cannot place exactly into a thin smear (a word comes out
+    as a line); the print grid moves it whole, while the flow still fits the outline."""
+    own = matcher.grid(control_points, *flow.shape[-2:])
+    weight = warp(prints.float(), print_grid, fill=0.0).clamp(0, 1)
+    return flow.float() * (1 - weight) + (print_grid - own).permute(0, 3, 1, 2) * weight
 
 
 def _shrink(garment: torch.Tensor, grid: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
@@ -387,7 +419,8 @@ class TryOnPipeline(DiffusionPipeline):
         cloth, cloth_mask = framing.frame_garment(cloth_image, mask, height, width)
         full, full_mask = framing.frame_garment(cloth_image, mask, *framing.garment_frame_size(mask, height, width),
                                                 extend=True)
-        return FramedGarment(cloth=cloth, cloth_mask=cloth_mask, full=full, full_mask=full_mask)
+        return FramedGarment(cloth=cloth, cloth_mask=cloth_mask, full=full, full_mask=full_mask,
+                             prints=print_region(cloth, cloth_mask))
 
     @torch.inference_mode()
     def parse(self, people: list, category: str = "upper") -> np.ndarray:
@@ -430,6 +463,7 @@ class TryOnPipeline(DiffusionPipeline):
             "pose": tensor([f.pose for f in framed]),
             "agnostic": torch.stack([to_tensor(agnostic_person(f.person, m)) for f, m in zip(framed, masks)]).to(device, dtype),
             "agnostic_mask": tensor([m[None] for m in masks]).to(dtype),
+            "prints": tensor([f.prints[None] for f in framed]),
             "category": list(categories),
             "framed": framed,
         }
@@ -459,16 +493,53 @@ class TryOnPipeline(DiffusionPipeline):
         """`warp_parts` then `generate`; under mirror averaging (`mirror_average`, None: the pipeline's setting),
         on the mirrored batch too, the two try-ons, renders and composition masks averaged. The warp is the direct
         pass's (`compose` and the paste read it)."""
-        warped, other_warp = self.warp_parts(batch), None
-        image, rendered, mask = self.generate(batch, warped.image, warped.mask)
+        warped, other_warp, mirrored = self.warp_parts(batch), None, None
         if self.mirror_average if mirror_average is None else mirror_average:
             mirrored = mirror_batch(batch)
             other_warp = self.warp_parts(mirrored)
+        warped, other_warp = self.lay_prints(batch, warped, mirrored, other_warp)
+        image, rendered, mask = self.generate(batch, warped.image, warped.mask)
+        if mirrored is not None:
             other = self.generate(mirrored, other_warp.image, other_warp.mask)
             image, rendered, mask = ((a + b.flip(-1)) / 2 for a, b in zip((image, rendered, mask), other))
         return Render(image=image, rendered=rendered, composition_mask=mask, warped=warped.image,
                       warped_mask=warped.mask, control_points=warped.control_points, flow=warped.flow,
                       laid_by_pose=warped.laid_by_pose, mirrored=other_warp)
+
+    @torch.inference_mode()
+    def lay_prints(self, batch: dict, warped: Warped, mirrored: dict | None = None,
+                   other: Warped | None = None) -> tuple[Warped, Warped | None]:
+        """The warps of a batch (and of its `mirrored` batch, `other`, under mirror averaging) with each garment's
+        print (batch["prints"]) laid whole by `_print_grid` instead of the flow refiners (`_rigid_prints`), by the
+        mean of the two passes' under mirror averaging, so the print shows once, where both put it on average.
+        Garments the pose lays out keep their layout."""
+        if warped.flow is None:
+            return warped, other
+        size = batch["cloth"].shape[-2:]
+        flows = list(warped.flow.float().split(1))
+        other_flows = None if other is None else list(other.flow.float().split(1))
+        for i, points in enumerate(warped.control_points.split(1)):
+            if warped.laid_by_pose[i] or (other is not None and other.laid_by_pose[i]):
+                continue
+            matcher = self.models_for(batch["category"][i])[0]
+            grid = _print_grid(matcher, points, flows[i], batch["prints"][i:i + 1])
+            if other is not None:
+                other_points = other.control_points[i:i + 1]
+                grid = (grid + mirror_grid(_print_grid(matcher, other_points, other_flows[i],
+                                                       mirrored["prints"][i:i + 1]))) / 2
+                other_flows[i] = _rigid_prints(matcher, other_points, other_flows[i], mirrored["prints"][i:i + 1],
+                                               mirror_grid(grid))
+            flows[i] = _rigid_prints(matcher, points, flows[i], batch["prints"][i:i + 1], grid)
+        relaid = []
+        for b, parts, new in ((batch, warped, flows), (mirrored, other, other_flows)):
+            if parts is None:
+                relaid.append(None)
+                continue
+            grid = torch.cat([self.models_for(c)[0].sampling_grid(p, f, *size)
+                              for c, p, f in zip(b["category"], parts.control_points.split(1), new)])
+            relaid.append(parts._replace(image=warp(b["cloth"], grid), mask=warp(b["cloth_mask"], grid, fill=0.0),
+                                         flow=torch.cat(new)))
+        return relaid[0], relaid[1]
 
     @torch.inference_mode()
     def compose(self, batch: dict, result: Render) -> list[Composite]:
@@ -506,7 +577,13 @@ class TryOnPipeline(DiffusionPipeline):
                                                         (other.mask[i, 0] > 0.5).cpu().numpy(), mirrored=True)
                 gap = ndimage.gaussian_filter((warped - other_warp).abs().mean(1).numpy() * 127.5,
                                               (0, 1.5 * size[0] / self.size[0], 1.5 * size[1] / self.size[1]))
-                interior = interior * torch.from_numpy(np.clip(1 - gap / AGREE, 0, 1))[None]
+                agree = torch.from_numpy(np.clip(1 - gap / AGREE, 0, 1))[None]
+                if result.flow is not None and not result.laid_by_pose[i]:  # the passes lay the print alike
+                    on_print = warp(batch["prints"][i:i + 1].float(), matcher.sampling_grid(
+                        result.control_points[i:i + 1], result.flow[i:i + 1], *self.size), fill=0.0)
+                    on_print = up(on_print, "bilinear").clamp(0, 1) * PRINT_TRUST
+                    agree = agree * (1 - on_print) + on_print
+                interior = interior * agree
                 warped, warped_mask = (warped + other_warp) / 2, (warped_mask + other_mask) / 2
             alpha = torch.maximum(up(result.composition_mask[i:i + 1], "bilinear"), interior).clamp(0, 1) * warped_mask
             image = _image((alpha * warped + (1 - alpha) * up(result.rendered[i:i + 1], "bicubic"))[0])

@@ -84,8 +84,9 @@ def mirror_batch(batch) -> dict:
     """The batch mirrored left-right, as the dataset's flip augmentation mirrors a sample: images and masks flipped,
     left and right parse labels and joints swapped, joints' x mirrored; `repr` recomputed. Other keys are kept."""
     mirrored = dict(batch)
-    for key in ("person", "cloth", "cloth_mask", "agnostic", "agnostic_mask"):
-        mirrored[key] = batch[key].flip(-1)
+    for key in ("person", "cloth", "cloth_mask", "agnostic", "agnostic_mask", "prints"):
+        if key in batch:
+            mirrored[key] = batch[key].flip(-1)
     parse = batch["parse"]
     mirrored["parse"] = torch.from_numpy(PARSE_FLIP).to(parse.device)[parse.long()].flip(-1).to(parse.dtype)
     pose = batch["pose"][:, torch.from_numpy(JOINT_FLIP).to(batch["pose"].device)].clone()

@@ -17,6 +17,10 @@ SEGMENT_HEIGHT = 256  # the segmenter reads the photo at this height (its width 
 MAX_OTHER = 0.25  # garment pixels outside the largest piece, as a share of it, beyond which no single garment is seen
 MAX_COVER = 0.9  # of the photo: a garment mask larger than this has found no background
 REFINE_KEEP = 0.45  # a GrabCut mask keeping less than this share of the segmenter's is a colour model gone wrong
+PRINT_EDGE = 12.0  # luma levels per pixel (Sobel, normalised): an edge this strong inside a garment is a print's
+PRINT_MARGIN = 4  # pixels (at 256x192) along the garment's outline where no edge counts as a print
+PRINT_GROW = 6  # pixels: a print's edges grown by this much cover its letters and the fabric between them
+PRINT_SOFTEN = 3.0  # pixels: the Gaussian that softens the print region's edge
 
 
 def garment_mask(image: Image.Image, segmenter=None) -> np.ndarray:
@@ -124,3 +128,16 @@ def _off_background(rgb: np.ndarray) -> np.ndarray:
 def _border(a: np.ndarray) -> np.ndarray:
     """The values along the four edges of an [H, W, ...] array, one after another."""
     return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+
+def print_region(cloth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Float32 [H, W] in [0, 1]: where a framed garment (RGB [H, W, 3] uint8 at the models' size, its bool mask)
+    carries a print, lettering, a logo or stripes: strong edges (PRINT_EDGE) inside it, away from its outline,
+    grown to cover the letters and the cloth between them (PRINT_GROW) and softened (PRINT_SOFTEN). 0 on plain
+    fabric and along the outline. Scaled by the garment's size at 256x192: PRINT_* are pixels there."""
+    scale = cloth.shape[0] / 256
+    luma = cloth.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    edges = np.hypot(ndimage.sobel(luma, 0), ndimage.sobel(luma, 1)) / 8
+    inside = ndimage.binary_erosion(mask, iterations=max(1, round(PRINT_MARGIN * scale)))
+    prints = ndimage.binary_dilation((edges > PRINT_EDGE) & inside, iterations=max(1, round(PRINT_GROW * scale)))
+    return ndimage.gaussian_filter((prints & inside).astype(np.float32), PRINT_SOFTEN * scale)
