@@ -1,6 +1,6 @@
 """A garment's print laid whole (tryon.preprocess.garment.print_region, TryOnPipeline.lay_prints): the flow
-refiners squash a print they cannot place exactly into a thin smear; the pipeline lays it by the spline and the
-flow's smooth part instead, by the mean of both mirror passes' placements."""
+refiners squash a print they cannot place exactly into a thin smear; the pipeline lays it by the spline moved by the
+flow's mean over the print instead, at the mean of both mirror passes' placements."""
 import numpy as np
 import torch
 from PIL import Image, ImageDraw

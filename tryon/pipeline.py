@@ -490,9 +490,9 @@ class TryOnPipeline(DiffusionPipeline):
 
     @torch.inference_mode()
     def render(self, batch: dict, mirror_average: bool | None = None) -> Render:
-        """`warp_parts` then `generate`; under mirror averaging (`mirror_average`, None: the pipeline's setting),
-        on the mirrored batch too, the two try-ons, renders and composition masks averaged. The warp is the direct
-        pass's (`compose` and the paste read it)."""
+        """`warp_parts`, `lay_prints`, then `generate`; under mirror averaging (`mirror_average`, None: the
+        pipeline's setting), on the mirrored batch too, the two try-ons, renders and composition masks averaged. The
+        warp is the direct pass's (`compose` and the paste read it)."""
         warped, other_warp, mirrored = self.warp_parts(batch), None, None
         if self.mirror_average if mirror_average is None else mirror_average:
             mirrored = mirror_batch(batch)
@@ -550,7 +550,8 @@ class TryOnPipeline(DiffusionPipeline):
         model-size try-ons are (sharp where the passes agree). The generator's render and composition mask,
         upsampled, blend the garment in. The mask is raised towards 1 where the warped garment lies whole
         (tryon.preprocess.person.garment_interior) and the two passes lay the same pixels there (within AGREE
-        levels; one pass alone is trusted), so the garment's own pixels show, and it is multiplied by the warped
+        levels; one pass alone is trusted; on a print, which `lay_prints` laid alike in both, at least PRINT_TRUST
+        of the way whatever the gap), so the garment's own pixels show, and it is multiplied by the warped
         garment's own mask, so nothing past its edge comes from the garment frame. The paste mask is the old
         garment's region (as `paste` makes it, at model size, upsampled) and the new garment's own silhouette at
         this size, where it may show (tryon.preprocess.person.shown_region: within the agnostic region, or for a
