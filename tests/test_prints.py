@@ -5,7 +5,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from tryon.pipeline import TryOnPipeline, Warped, mirror_grid
+from tryon.models.warp import warp
+from tryon.pipeline import Warped, mirror_grid
 from tryon.preprocess.garment import print_region
 
 H, W = 256, 192
@@ -70,7 +71,6 @@ def _warped(pipe, batch, flow) -> Warped:
     matcher = pipe.models_for("upper")[0]
     points = matcher.lattice[None].clone()
     grid = matcher.sampling_grid(points, flow, H, W)
-    from tryon.models.warp import warp
     return Warped(warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow,
                   torch.tensor([False]))
 

@@ -203,14 +203,12 @@ def _smooth(flow: torch.Tensor, sigma: float) -> torch.Tensor:
     return torch.from_numpy(ndimage.gaussian_filter(flow.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest"))
 
 
-def _print_grid(matcher: GeometricMatcher, control_points: torch.Tensor, flow: torch.Tensor,
-                prints: torch.Tensor) -> torch.Tensor:
+def _print_grid(tps: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor) -> torch.Tensor:
     """Where a warp lays a garment's print (`prints`, [1, 1, H, W] in the garment's frame), at the flow's size
-    [1, h, w, 2]: the TPS of `control_points` moved by the flow refiners' mean correction over the print, which
+    [1, h, w, 2]: its TPS grid `tps` moved by the flow refiners' mean correction `flow` over the print, which
     keeps where the flow moves the print and drops how it squashes it."""
-    tps = matcher.grid(control_points, *flow.shape[-2:])
     weight = warp(prints.float(), tps, fill=0.0)
-    shift = (flow.float() * weight).sum((2, 3)) / weight.sum().clamp(min=1e-6)
+    shift = (flow * weight).sum((2, 3)) / weight.sum().clamp(min=1e-6)
     return tps + shift[:, None, None, :]
 
 
@@ -221,15 +219,14 @@ def mirror_grid(grid: torch.Tensor) -> torch.Tensor:
     return mirrored
 
 
-def _rigid_prints(matcher: GeometricMatcher, control_points: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor,
-                  print_grid: torch.Tensor) -> torch.Tensor:
-    """The flow refiners' correction [1, 2, h, w] replaced by `print_grid` ([1, h, w, 2], `_print_grid`) where it
-    lays the garment's print (`prints`, [1, 1, H, W] in the garment's frame), the flow kept elsewhere. The
-    refiners, trained on pixel losses, squash a print they cannot place exactly into a thin smear (a word comes out
-    as a line); the print grid moves it whole, while the flow still fits the outline."""
-    own = matcher.grid(control_points, *flow.shape[-2:])
+def _rigid_prints(tps: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor, print_grid: torch.Tensor) -> torch.Tensor:
+    """The flow refiners' correction `flow` [1, 2, h, w] (added to the TPS grid `tps`) replaced by `print_grid`
+    ([1, h, w, 2], `_print_grid`) where it lays the garment's print (`prints`, [1, 1, H, W] in the garment's
+    frame), the flow kept elsewhere. The refiners, trained on pixel losses, squash a print they cannot place
+    exactly into a thin smear (a word comes out as a line); the print grid moves it whole, while the flow still
+    fits the outline."""
     weight = warp(prints.float(), print_grid, fill=0.0).clamp(0, 1)
-    return flow.float() * (1 - weight) + (print_grid - own).permute(0, 3, 1, 2) * weight
+    return flow * (1 - weight) + (print_grid - tps).permute(0, 3, 1, 2) * weight
 
 
 def _shrink(garment: torch.Tensor, grid: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
@@ -490,14 +487,10 @@ class TryOnPipeline(DiffusionPipeline):
 
     @torch.inference_mode()
     def render(self, batch: dict, mirror_average: bool | None = None) -> Render:
-        """`warp_parts`, `lay_prints`, then `generate`; under mirror averaging (`mirror_average`, None: the
-        pipeline's setting), on the mirrored batch too, the two try-ons, renders and composition masks averaged. The
-        warp is the direct pass's (`compose` and the paste read it)."""
-        warped, other_warp, mirrored = self.warp_parts(batch), None, None
-        if self.mirror_average if mirror_average is None else mirror_average:
-            mirrored = mirror_batch(batch)
-            other_warp = self.warp_parts(mirrored)
-        warped, other_warp = self.lay_prints(batch, warped, mirrored, other_warp)
+        """`warp_passes`, then `generate`; under mirror averaging (`mirror_average`, None: the pipeline's setting),
+        on the mirrored batch too, the two try-ons, renders and composition masks averaged. The warp is the direct
+        pass's (`compose` and the paste read it)."""
+        warped, other_warp, mirrored = self.warp_passes(batch, mirror_average)
         image, rendered, mask = self.generate(batch, warped.image, warped.mask)
         if mirrored is not None:
             other = self.generate(mirrored, other_warp.image, other_warp.mask)
@@ -507,29 +500,39 @@ class TryOnPipeline(DiffusionPipeline):
                       laid_by_pose=warped.laid_by_pose, mirrored=other_warp)
 
     @torch.inference_mode()
+    def warp_passes(self, batch: dict, mirror_average: bool | None = None) -> tuple[Warped, Warped | None, dict | None]:
+        """The warp of a batch and, under mirror averaging (`mirror_average`, None: the pipeline's setting), of its
+        mirrored batch, prints laid whole (`lay_prints`): (the batch's warp, the mirrored one or None, the mirrored
+        batch or None)."""
+        mirrored = mirror_batch(batch) if (self.mirror_average if mirror_average is None else mirror_average) else None
+        warped, other = self.lay_prints(batch, self.warp_parts(batch), mirrored,
+                                        None if mirrored is None else self.warp_parts(mirrored))
+        return warped, other, mirrored
+
+    @torch.inference_mode()
     def lay_prints(self, batch: dict, warped: Warped, mirrored: dict | None = None,
                    other: Warped | None = None) -> tuple[Warped, Warped | None]:
         """The warps of a batch (and of its `mirrored` batch, `other`, under mirror averaging) with each garment's
         print (batch["prints"]) laid whole by `_print_grid` instead of the flow refiners (`_rigid_prints`), by the
         mean of the two passes' under mirror averaging, so the print shows once, where both put it on average.
         Garments the pose lays out keep their layout."""
-        if warped.flow is None:
+        laid = [i for i, (by_pose, prints) in enumerate(zip(warped.laid_by_pose, batch["prints"]))
+                if not by_pose and (other is None or not other.laid_by_pose[i]) and prints.any()]
+        if warped.flow is None or not laid:
             return warped, other
         size = batch["cloth"].shape[-2:]
         flows = list(warped.flow.float().split(1))
         other_flows = None if other is None else list(other.flow.float().split(1))
-        for i, points in enumerate(warped.control_points.split(1)):
-            if warped.laid_by_pose[i] or (other is not None and other.laid_by_pose[i]):
-                continue
+        for i in laid:
             matcher = self.models_for(batch["category"][i])[0]
-            grid = _print_grid(matcher, points, flows[i], batch["prints"][i:i + 1])
+            tps = matcher.grid(warped.control_points[i:i + 1], *flows[i].shape[-2:])
+            grid = _print_grid(tps, flows[i], batch["prints"][i:i + 1])
             if other is not None:
-                other_points = other.control_points[i:i + 1]
-                grid = (grid + mirror_grid(_print_grid(matcher, other_points, other_flows[i],
-                                                       mirrored["prints"][i:i + 1]))) / 2
-                other_flows[i] = _rigid_prints(matcher, other_points, other_flows[i], mirrored["prints"][i:i + 1],
+                other_tps = matcher.grid(other.control_points[i:i + 1], *flows[i].shape[-2:])
+                grid = (grid + mirror_grid(_print_grid(other_tps, other_flows[i], mirrored["prints"][i:i + 1]))) / 2
+                other_flows[i] = _rigid_prints(other_tps, other_flows[i], mirrored["prints"][i:i + 1],
                                                mirror_grid(grid))
-            flows[i] = _rigid_prints(matcher, points, flows[i], batch["prints"][i:i + 1], grid)
+            flows[i] = _rigid_prints(tps, flows[i], batch["prints"][i:i + 1], grid)
         relaid = []
         for b, parts, new in ((batch, warped, flows), (mirrored, other, other_flows)):
             if parts is None:
@@ -579,7 +582,7 @@ class TryOnPipeline(DiffusionPipeline):
                 gap = ndimage.gaussian_filter((warped - other_warp).abs().mean(1).numpy() * 127.5,
                                               (0, 1.5 * size[0] / self.size[0], 1.5 * size[1] / self.size[1]))
                 agree = torch.from_numpy(np.clip(1 - gap / AGREE, 0, 1))[None]
-                if result.flow is not None and not result.laid_by_pose[i]:  # the passes lay the print alike
+                if result.flow is not None and not (result.laid_by_pose[i] or other.laid_by_pose[i]):  # laid alike
                     on_print = warp(batch["prints"][i:i + 1].float(), matcher.sampling_grid(
                         result.control_points[i:i + 1], result.flow[i:i + 1], *self.size), fill=0.0)
                     on_print = up(on_print, "bilinear").clamp(0, 1) * PRINT_TRUST

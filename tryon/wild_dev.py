@@ -35,7 +35,6 @@ from tryon.data.synthetic import make_text_garment
 from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.metrics import ssim
-from tryon.models.chain import mirror_batch
 from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
@@ -132,13 +131,8 @@ def crop_size(box, model_size) -> tuple[int, int]:
 def reference_warp(pipe, batch, size) -> torch.Tensor:
     """The sampling grid of the pipeline's warp for batch item 0 at `size` (height, width): the TPS evaluated there,
     the flow refiners' correction upsampled bicubically (not low-passed, as the pipeline's own is), the print laid
-    as the pipeline lays it (TryOnPipeline.lay_prints): [1, H, W, 2]."""
-    parts = pipe.warp_parts(batch)
-    if pipe.mirror_average:
-        mirrored = mirror_batch(batch)
-        parts = pipe.lay_prints(batch, parts, mirrored, pipe.warp_parts(mirrored))[0]
-    else:
-        parts = pipe.lay_prints(batch, parts)[0]
+    as the pipeline lays it (TryOnPipeline.warp_passes): [1, H, W, 2]."""
+    parts = pipe.warp_passes(batch)[0]
     matcher = pipe.models_for(batch["category"][0])[0]
     return matcher.sampling_grid(parts.control_points[:1], None if parts.flow is None else parts.flow[:1], *size,
                                  flow_mode="bicubic")
