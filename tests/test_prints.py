@@ -1,13 +1,17 @@
 """A garment's print laid whole (tryon.preprocess.garment.print_region, TryOnPipeline.lay_prints): the flow
 refiners squash a print they cannot place exactly into a thin smear; the pipeline lays it by the spline moved by the
-flow's mean over the print instead, at the mean of both mirror passes' placements."""
+flow's mean over the print instead, at the mean of both mirror passes' placements; the warp learns to place it
+(tryon.training.losses.print_placement_loss)."""
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from tryon.models.chain import mirror_grid
 from tryon.models.warp import warp
-from tryon.pipeline import Warped, mirror_grid
+from tryon.pipeline import Warped
 from tryon.preprocess.garment import print_region
+from tryon.training.losses import print_placement_loss
 
 H, W = 256, 192
 ROWS = (100, 130)  # the print's rows in the garment frame
@@ -109,3 +113,28 @@ def test_lay_prints_lays_the_print_once_under_mirror_averaging(tiny_pipeline):
     inner = (slice(None), slice(min(a) + 45, max(a) + 35), slice(70, 120))  # the print's inside, where both lay it
     assert torch.allclose(grid(laid.control_points, laid.flow, H, W)[inner],
                           mirror_grid(grid(laid_other.control_points, laid_other.flow, H, W))[inner], atol=1e-3)
+
+
+def test_print_placement_loss_scores_the_print_laid_whole_and_pulls_it_to_where_it_is_worn():
+    """The warp's print loss (training) reads the garment as the pipeline lays its print: a flow that squashes the
+    print does not change it, a misplaced print raises it, and its gradient moves the TPS onto the worn print."""
+    rgb, mask = _garment()
+    batch = _batch(rgb, mask)
+    cloth, prints = batch["cloth"], batch["prints"]
+    identity = F.affine_grid(torch.eye(2, 3)[None], [1, 1, H, W], align_corners=False)
+    down = lambda rows: identity - torch.tensor([0.0, 2 * rows / H])  # content moved `rows` rows down
+    worn = warp(cloth, down(3))
+    squash = F.interpolate(_squash_flow(centre=118), size=(H, W), mode="bilinear", align_corners=False)
+    squashed = down(3) + squash.permute(0, 2, 3, 1)
+    assert _print_rows(warp(cloth, squashed)) < 0.5 * (ROWS[1] - ROWS[0] + 1)
+    placed = print_placement_loss(cloth, prints, down(3), squashed, worn).item()
+    assert placed < 0.05
+    assert print_placement_loss(cloth, prints, identity, identity, worn).item() > 5 * placed
+    shift = torch.zeros(1, requires_grad=True)  # rows, from the garment frame's own placement
+    opt = torch.optim.Adam([shift], lr=0.2)
+    for _ in range(40):
+        opt.zero_grad()
+        tps = identity - torch.cat([torch.zeros(1), shift * 2 / H])
+        print_placement_loss(cloth, prints, tps, tps, worn).backward()
+        opt.step()
+    assert abs(shift.item() - 3) < 0.5

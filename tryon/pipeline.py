@@ -47,7 +47,8 @@ from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_
                                      agnostic_person, check_category, garment_interior, generator_input, paste_region,
                                      shown_region)
 from tryon.preprocess.pose import PoseDetector
-from tryon.models.chain import batch_repr, load_pretrained, mirror_batch, warp_garment
+from tryon.models.chain import (batch_repr, load_pretrained, mirror_batch, mirror_grid, print_grid, rigid_prints,
+                                warp_garment)
 
 log = logging.getLogger(__name__)
 
@@ -201,32 +202,6 @@ def _smooth(flow: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return flow
     return torch.from_numpy(ndimage.gaussian_filter(flow.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest"))
-
-
-def _print_grid(tps: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor) -> torch.Tensor:
-    """Where a warp lays a garment's print (`prints`, [1, 1, H, W] in the garment's frame), at the flow's size
-    [1, h, w, 2]: its TPS grid `tps` moved by the flow refiners' mean correction `flow` over the print, which
-    keeps where the flow moves the print and drops how it squashes it."""
-    weight = warp(prints.float(), tps, fill=0.0)
-    shift = (flow * weight).sum((2, 3)) / weight.sum().clamp(min=1e-6)
-    return tps + shift[:, None, None, :]
-
-
-def mirror_grid(grid: torch.Tensor) -> torch.Tensor:
-    """A sampling grid [N, H, W, 2] read in the mirror image: mirrored left-right, its x negated. Its own inverse."""
-    mirrored = grid.flip(2).clone()
-    mirrored[..., 0] = -mirrored[..., 0]
-    return mirrored
-
-
-def _rigid_prints(tps: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor, print_grid: torch.Tensor) -> torch.Tensor:
-    """The flow refiners' correction `flow` [1, 2, h, w] (added to the TPS grid `tps`) replaced by `print_grid`
-    ([1, h, w, 2], `_print_grid`) where it lays the garment's print (`prints`, [1, 1, H, W] in the garment's
-    frame), the flow kept elsewhere. The refiners, trained on pixel losses, squash a print they cannot place
-    exactly into a thin smear (a word comes out as a line); the print grid moves it whole, while the flow still
-    fits the outline."""
-    weight = warp(prints.float(), print_grid, fill=0.0).clamp(0, 1)
-    return flow * (1 - weight) + (print_grid - tps).permute(0, 3, 1, 2) * weight
 
 
 def _shrink(garment: torch.Tensor, grid: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
@@ -513,7 +488,7 @@ class TryOnPipeline(DiffusionPipeline):
     def lay_prints(self, batch: dict, warped: Warped, mirrored: dict | None = None,
                    other: Warped | None = None) -> tuple[Warped, Warped | None]:
         """The warps of a batch (and of its `mirrored` batch, `other`, under mirror averaging) with each garment's
-        print (batch["prints"]) laid whole by `_print_grid` instead of the flow refiners (`_rigid_prints`), by the
+        print (batch["prints"]) laid whole by `print_grid` instead of the flow refiners (`rigid_prints`), by the
         mean of the two passes' under mirror averaging, so the print shows once, where both put it on average.
         Garments the pose lays out keep their layout."""
         laid = [i for i, (by_pose, prints) in enumerate(zip(warped.laid_by_pose, batch["prints"]))
@@ -526,13 +501,13 @@ class TryOnPipeline(DiffusionPipeline):
         for i in laid:
             matcher = self.models_for(batch["category"][i])[0]
             tps = matcher.grid(warped.control_points[i:i + 1], *flows[i].shape[-2:])
-            grid = _print_grid(tps, flows[i], batch["prints"][i:i + 1])
+            grid = print_grid(tps, flows[i], batch["prints"][i:i + 1])
             if other is not None:
                 other_tps = matcher.grid(other.control_points[i:i + 1], *flows[i].shape[-2:])
-                grid = (grid + mirror_grid(_print_grid(other_tps, other_flows[i], mirrored["prints"][i:i + 1]))) / 2
-                other_flows[i] = _rigid_prints(other_tps, other_flows[i], mirrored["prints"][i:i + 1],
-                                               mirror_grid(grid))
-            flows[i] = _rigid_prints(tps, flows[i], batch["prints"][i:i + 1], grid)
+                grid = (grid + mirror_grid(print_grid(other_tps, other_flows[i], mirrored["prints"][i:i + 1]))) / 2
+                other_flows[i] = rigid_prints(other_tps, other_flows[i], mirrored["prints"][i:i + 1],
+                                              mirror_grid(grid))
+            flows[i] = rigid_prints(tps, flows[i], batch["prints"][i:i + 1], grid)
         relaid = []
         for b, parts, new in ((batch, warped, flows), (mirrored, other, other_flows)):
             if parts is None:

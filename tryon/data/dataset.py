@@ -18,7 +18,7 @@ from PIL import Image
 from tryon.data.labels import JOINT_FLIP, PARSE_FLIP, PARSE_LUTS, SOURCE_NUM_LABELS
 from tryon.data.layouts import Pair, read_dataset, read_pose
 from tryon.errors import DatasetError, TryOnError
-from tryon.preprocess.garment import garment_mask
+from tryon.preprocess.garment import garment_mask, print_region
 from tryon.preprocess.image_io import load_image, load_label_map, load_mask
 from tryon.preprocess.person import agnostic_mask, agnostic_person, grow_agnostic
 
@@ -150,6 +150,7 @@ class TryOnDataset(torch.utils.data.Dataset):
             "person": to_tensor(s["person"]),
             "cloth": to_tensor(s["cloth"]),
             "cloth_mask": torch.from_numpy(s["cloth_mask"][None].astype(np.float32)),
+            "prints": torch.from_numpy(print_region(s["cloth"], s["cloth_mask"] > 0)[None]),
             "parse": torch.from_numpy(s["parse"].astype(np.int64)),
             "pose": torch.from_numpy(s["pose"]),
             "agnostic": to_tensor(agnostic_person(s["person"], amask)),

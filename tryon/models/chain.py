@@ -27,14 +27,41 @@ def batch_repr(batch) -> torch.Tensor:
     return person_repr(batch["agnostic"], batch["agnostic_mask"], batch["parse"], batch["pose"])
 
 
-def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, ...] = ()):
+def print_grid(tps: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor) -> torch.Tensor:
+    """Where a warp lays each garment's print (`prints`, [N, 1, H, W] in the garment's frame), at the flow's size
+    [N, h, w, 2]: its TPS grid `tps` moved by the flow refiners' mean correction `flow` ([N, 2, h, w]) over the
+    print, which keeps where the flow moves the print and drops how it squashes it."""
+    weight = warp(prints.float(), tps, fill=0.0)
+    shift = (flow * weight).sum((2, 3)) / weight.sum((2, 3)).clamp(min=1e-6)
+    return tps + shift[:, None, None, :]
+
+
+def mirror_grid(grid: torch.Tensor) -> torch.Tensor:
+    """A sampling grid [N, H, W, 2] read in the mirror image: mirrored left-right, its x negated. Its own inverse."""
+    mirrored = grid.flip(2).clone()
+    mirrored[..., 0] = -mirrored[..., 0]
+    return mirrored
+
+
+def rigid_prints(tps: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """The flow refiners' correction `flow` [N, 2, h, w] (added to the TPS grid `tps`) replaced by the print grid
+    `grid` ([N, h, w, 2], `print_grid`) where it lays the garment's print (`prints`, [N, 1, H, W] in the garment's
+    frame), the flow kept elsewhere. The refiners, trained on pixel losses, squash a print they cannot place
+    exactly into a thin smear (a word comes out as a line); the print grid moves it whole, while the flow still
+    fits the outline."""
+    weight = warp(prints.float(), grid, fill=0.0).clamp(0, 1)
+    return flow * (1 - weight) + (grid - tps).permute(0, 3, 1, 2) * weight
+
+
+def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, ...] = (), lay_prints: bool = False):
     """Run the warp on a batch whose person representation is `person` (batch_repr, computed once by the caller,
     who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points, the flow refiners'
     correction or None, which garments the pose laid out: bool [N]). Garments of the categories in `pose_layout`
     ("lower", "dress") are laid out by the pose where it allows (tryon.models.pose_warp), carried as the warp's
     parts: the TPS control points at the identity and the pose-laid grid as the flow (at the refiners' size, half
     the models'; the grid is smooth within each part). The learnt warp runs only when some garment of the batch is
-    not laid out so."""
+    not laid out so. With `lay_prints`, each garment's print (batch["prints"]) is laid whole by `print_grid`
+    instead of the flow refiners (`rigid_prints`), as the pipeline lays it for one pass."""
     height, width = person.shape[-2:]
     laid = pose_grids(batch, pose_layout)
     if len(laid) == len(batch["category"]):
@@ -44,6 +71,9 @@ def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, .
         cloth = torch.cat([batch["cloth"], batch["cloth_mask"]], 1)
         points = matcher.control_points(person, cloth)
         flow = matcher.flow(person, cloth, points) if matcher.refiner is not None else None
+        if lay_prints and flow is not None:
+            tps = matcher.grid(points, *flow.shape[-2:])
+            flow = rigid_prints(tps, flow, batch["prints"], print_grid(tps, flow, batch["prints"]))
         if laid:
             points = points.clone()
             flow = person.new_zeros(len(points), 2, height // 2, width // 2) if flow is None else flow.clone()

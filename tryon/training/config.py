@@ -71,6 +71,7 @@ class TrainConfig:
     lambda_mask: float = 1.0
     lambda_grid: float = 0.04  # warp stage: TPS control-grid smoothness
     lambda_flow: float = 1.0  # warp stage: total variation of the flow refiner's correction (grid units)
+    lambda_print: float = 0.0  # warp stage: L1 of the garment's print laid whole (print_grid) against the person; 0: off
     vgg_weights: str | None = None  # local VGG19 weights file; nothing is downloaded
 
     # bookkeeping
@@ -110,7 +111,7 @@ class TrainConfig:
             raise TryOnError(f"warp_grid_size must be at least 2, not {self.warp_grid_size}")
         for name in ("time_limit_s", "num_workers", "val_every", "lambda_gan", "lambda_l1", "lambda_ssim", "lambda_fm",
                      "lambda_vgg", "lambda_perceptual", "lambda_aligned", "lambda_mask", "lambda_grid", "grow_agnostic",
-                     "lambda_flow", "warp_flow_channels"):
+                     "lambda_flow", "lambda_print", "warp_flow_channels"):
             if getattr(self, name) < 0:
                 raise TryOnError(f"{name} must be 0 or more, not {getattr(self, name)}")
         for name in ("lr", "lr_d", "aligned_threshold"):

@@ -1,6 +1,6 @@
 """Losses for the try-on GAN: adversarial and feature matching (pix2pixHD), composition-mask and TPS-grid
-regularisers (CP-VTON+), a composition loss that keeps the aligned garment's own pixels (PF-AFN), total variation,
-and perceptual losses on EfficientNet-Lite0 features (ImageNet weights from an installed package) or on VGG19
+regularisers (CP-VTON+), a composition loss that keeps the aligned garment's own pixels (PF-AFN), a placement loss
+for the garment's print laid whole, total variation, and perceptual losses on EfficientNet-Lite0 features (ImageNet weights from an installed package) or on VGG19
 features (from a local file); nothing is downloaded."""
 from pathlib import Path
 
@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from tryon.errors import TryOnError
+from tryon.models.chain import print_grid
 from tryon.models.efficientnet import EfficientNetLite0Encoder, load_imagenet_weights
+from tryon.models.warp import warp
 
 GAN_MODES = ("lsgan", "hinge")
 
@@ -90,6 +92,17 @@ def aligned_composition_loss(mask: torch.Tensor, warped: torch.Tensor, wmask: to
     agrees = (warped.float() - real.float()).abs().mean(1, keepdim=True) < threshold
     aligned = ((wmask > 0.5) & agrees).float()
     return ((1 - mask) * aligned).sum() / aligned.sum().clamp(min=1)
+
+
+def print_placement_loss(cloth: torch.Tensor, prints: torch.Tensor, tps: torch.Tensor, grid: torch.Tensor,
+                         target: torch.Tensor) -> torch.Tensor:
+    """Mean L1 between the garment `cloth` [N,3,h,w] warped as the pipeline lays its print (`prints` [N,1,h,w]:
+    the TPS grid `tps` [N,H,W,2] moved by the mean over the print of what the full grid `grid` adds to it,
+    tryon.models.chain.print_grid) and the `target` [N,3,H,W], over where the print lands; 0 for a batch without
+    prints. The flow refiners cannot squash the print here, so the TPS and the flow's mean shift learn to place it."""
+    laid = print_grid(tps, (grid - tps).permute(0, 3, 1, 2), prints)
+    weight = warp(prints.float(), laid, fill=0.0)
+    return ((warp(cloth, laid) - target).abs() * weight).sum() / (3 * weight.sum()).clamp(min=1)
 
 
 def tps_grid_regularisation(control_points: torch.Tensor) -> torch.Tensor:

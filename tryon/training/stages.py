@@ -210,16 +210,18 @@ class WarpStage(Stage):
             losses = {"l1": F.l1_loss(warped, target), "mask": F.l1_loss(wmask, region),
                       "grid": L.tps_grid_regularisation(cps.float())}
             matcher = self.acc.unwrap_model(self.model)
+            tps = matcher.grid(cps.float(), *grid.shape[1:3])
             if matcher.refiner is not None:  # the refiner's correction: what the grid adds to the TPS alone
-                flow = grid.float() - matcher.grid(cps, *grid.shape[1:3])
-                losses["flow_tv"] = L.total_variation(flow.permute(0, 3, 1, 2))
+                losses["flow_tv"] = L.total_variation((grid.float() - tps).permute(0, 3, 1, 2))
+            if cfg.lambda_print > 0:
+                losses["print"] = L.print_placement_loss(batch["cloth"], batch["prints"], tps, grid.float(), target)
             if cfg.lambda_ssim > 0:
                 losses["ssim"] = 1 - ssim(warped, target).mean()
             if self.vgg is not None:
                 losses["vgg"] = self.vgg(warped, target)
             total = (losses["l1"] + losses["mask"] + cfg.lambda_grid * losses["grid"]
                      + cfg.lambda_flow * losses.get("flow_tv", 0) + cfg.lambda_ssim * losses.get("ssim", 0)
-                     + cfg.lambda_vgg * 0.1 * losses.get("vgg", 0))
+                     + cfg.lambda_vgg * 0.1 * losses.get("vgg", 0) + cfg.lambda_print * losses.get("print", 0))
             check_finite(losses, step, batch)
             self.acc.backward(total)
             self.opt.step()
@@ -228,11 +230,15 @@ class WarpStage(Stage):
 
     @torch.no_grad()
     def evaluate(self, batch):
-        warped, wmask, *_ = warp_garment(self.acc.unwrap_model(self.model), batch, batch_repr(batch))
-        return {"warped": warped, "wmask": wmask}
+        matcher = self.acc.unwrap_model(self.model)
+        warped, wmask, points, flow, _ = warp_garment(matcher, batch, batch_repr(batch), lay_prints=True)
+        on_print = warp(batch["prints"], matcher.sampling_grid(points, flow, *warped.shape[-2:]), fill=0.0) > 0.5
+        return {"warped": warped, "wmask": wmask, "on_print": on_print}
 
     def metrics(self, batches):
-        ps, ss, ious = [], [], []
+        """Over the worn garment: PSNR and SSIM of the warped garment (prints laid whole, as the pipeline lays them)
+        and its mask's IoU; PSNR over where the prints land, for the garments that have one."""
+        ps, ss, ious, pp = [], [], [], []
         for batch, out in batches:
             target, region = self.targets(batch)
             ps.append(psnr(out["warped"], target, region))
@@ -240,8 +246,12 @@ class WarpStage(Stage):
             m = out["wmask"] > 0.5
             r = region > 0.5
             ious.append((m & r).sum(dim=(1, 2, 3)) / (m | r).sum(dim=(1, 2, 3)).clamp(min=1))
+            printed = out["on_print"].flatten(1).any(1)
+            pp.append(psnr(out["warped"], target, out["on_print"])[printed])
+        pp = torch.cat(pp)
         return {"psnr_garment": torch.cat(ps).mean().item(), "ssim_garment": torch.cat(ss).mean().item(),
-                "mask_iou": torch.cat(ious).float().mean().item()}
+                "mask_iou": torch.cat(ious).float().mean().item(),
+                "psnr_print": pp.mean().item() if len(pp) else float("nan")}
 
     def grid(self, batch, out):
         target, _ = self.targets(batch)
@@ -286,7 +296,7 @@ class GeneratorStage(Stage):
     def _inputs(self, batch):
         with torch.no_grad():
             person = batch_repr(batch)
-            warped, wmask, *_ = warp_garment(self.matcher, batch, person, self.pose_layout)
+            warped, wmask, *_ = warp_garment(self.matcher, batch, person, self.pose_layout, lay_prints=True)
         return generator_input(person, warped, wmask), warped, wmask
 
     def training_step(self, batch, step):
