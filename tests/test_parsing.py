@@ -11,13 +11,13 @@ from PIL import Image
 from tryon.data.ccp import in_val_split, load_ccp, read_ccp
 from tryon.data.dataset import to_tensor
 from tryon.data.garment_photos import GarmentPhotoDataset, texture
-from tryon.data.labels import CCP_TAGS, IGNORE, LEGS_ANY, MERGED_LUT, NUM_PARSE, P, PARTIAL_LABELS, SKIN_ANY
+from tryon.data.labels import CCP_TAGS, IGNORE, LEGS_ANY, MERGED_LUT, NUM_PARSE, PARTIAL_LABELS, SKIN_ANY, J, P
 from tryon.data.layouts import Pair
 from tryon.data.parsing import ParserDataset, warp_to_box
 from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess import framing
 from tryon.preprocess.garment import REFINE_KEEP, garment_mask, is_plain_background, refine_cutout, segment_garment
-from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos
+from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos, shoes_at_feet
 from tryon.training.losses import partial_cross_entropy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,6 +178,25 @@ def test_background_is_never_labelled_clothing_outside_the_person():
     outside = np.ones_like(person)
     outside[40 - grow:220 + grow, 60 - grow:130 + grow] = False
     assert (kept[outside] == P["background"]).all()
+
+
+def test_shoes_are_only_where_the_pose_puts_the_feet():
+    labels = np.full((256, 192), P["upper"], np.uint8)
+    labels[150:, 60:130] = P["lower"]
+    labels[230:, 60:130] = P["shoes"]  # the feet
+    labels[90:100, 90:100] = P["shoes"]  # a patch on the shirt
+    labels[160:170, 70:80] = P["shoes"]  # and one on the trousers, above the knees
+    pose = np.zeros((len(J), 3), np.float32)
+    pose[J["r_knee"]], pose[J["l_knee"]] = (80, 190, 1), (110, 192, 1)
+    fixed = shoes_at_feet(labels, pose)
+    assert (fixed[230:, 60:130] == P["shoes"]).all()
+    assert (fixed[90:100, 90:100] == P["upper"]).all() and (fixed[160:170, 70:80] == P["lower"]).all()
+    below = pose.copy()
+    below[[J["r_knee"], J["l_knee"]], 1] = 300  # framed head to hips: the knees below the crop, no feet in it
+    assert not (shoes_at_feet(labels, below) == P["shoes"]).any()
+    unseen = pose.copy()
+    unseen[[J["r_knee"], J["l_knee"]]] = 0
+    assert np.array_equal(shoes_at_feet(labels, unseen), labels)  # nothing to go by
 
 
 def test_person_mask_is_cut_like_the_photo():

@@ -5,7 +5,8 @@ thousand photos, can still take a railing, a wall or a bag on a bench for clothi
 mask (probability PERSON_THRESHOLD or more), grown by GROW of the crop's height for what the mask's soft edge
 misses (loose hair, a coat's hem), every label becomes background (`keep_on_person`). The street parser also
 takes bare legs for arms or for the face (legs crossed, a hand on the thigh); which part of the body a pixel of
-skin belongs to is the pose's to say (`skin_by_pose`).
+skin belongs to is the pose's to say (`skin_by_pose`). And it marks a few pixels of shoes in crops framed head to
+hips, which show no feet; shoes are only where the pose puts the feet, below the knees (`shoes_at_feet`).
 """
 import numpy as np
 import torch
@@ -84,6 +85,20 @@ def keep_on_person(labels: np.ndarray, person: np.ndarray) -> np.ndarray:
     """Parse labels [H, W] with every pixel outside the grown person mask `person` (bool [H, W]) set to background."""
     grown = ndimage.binary_dilation(person, iterations=max(1, round(labels.shape[0] * GROW)))
     return np.where(grown, labels, P["background"]).astype(labels.dtype)
+
+
+def shoes_at_feet(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Parse labels [H, W] with no shoes above the knees the pose ([J, 3], the labels' pixels) sees, in or below
+    the crop: a pixel of shoes there takes the nearest other label. Left as they are where the pose sees no knee."""
+    knees = [pose[J[n], 1] for n in ("r_knee", "l_knee") if pose[J[n], 2] > 0]
+    shoes = labels == P["shoes"]
+    wrong = shoes & (np.arange(labels.shape[0])[:, None] < min(knees, default=-1))
+    if not wrong.any() or shoes.all():
+        return labels
+    nearest = ndimage.distance_transform_edt(shoes, return_distances=False, return_indices=True)
+    out = labels.copy()
+    out[wrong] = labels[nearest[0], nearest[1]][wrong]
+    return out
 
 
 def skin_by_pose(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
