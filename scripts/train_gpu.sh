@@ -6,6 +6,8 @@
 # segmenter train on the CPU (they need CCP's street photos, which the pack does not hold; README "Train").
 # Whatever finished comes back (also when a stage fails) as 15 MB parts under $OUT; here: cat run.tar.part-* | tar x.
 # A CPU dry run of a few steps: SMOKE=1 PYTHON=.venv/bin/python DATA=/tmp/synthetic RUN=/tmp/run bash scripts/train_gpu.sh
+# PRINT=1 adds the warp's print-placement loss (lambda_print, viton_warp_prints.toml; off by default: 1,300 CPU steps
+# raised the prints' PSNR by 1 dB and lost 1 dB over the whole garment, docs/weights_history.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -43,7 +45,7 @@ fi
 init=${INIT:+--init $INIT}
 common="--data $DATA --batch-size $BS --mixed-precision $MP $init --set num_workers=$WORKERS val_samples=$VAL log_every=50 sample_every=1000000"
 $PY -m tryon.cli train warp --config tryon/training/configs/viton_warp.toml --output "$RUN/warp" --steps 4000 \
-  $common lr=1e-4 lr_decay_from=1000 val_every=500 checkpoint_every=100000 \
+  $common lr=1e-4 lr_decay_from=1000 val_every=500 checkpoint_every=100000 lambda_print=${PRINT:-0} \
   time_limit_s=$WARP_T > "$RUN/warp.log" 2>&1 || { tail -n 30 "$RUN/warp.log"; exit 1; }
 tail -n 2 "$RUN"/*.log
 $PY -m tryon.cli train generator --config tryon/training/configs/viton_generator.toml --output "$RUN/generator" \
