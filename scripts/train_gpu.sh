@@ -7,7 +7,7 @@
 # Whatever finished comes back (also when a stage fails) as 15 MB parts under $OUT; here: cat run.tar.part-* | tar x.
 # A CPU dry run of a few steps: SMOKE=1 PYTHON=.venv/bin/python DATA=/tmp/synthetic RUN=/tmp/run bash scripts/train_gpu.sh
 # PRINT=1 adds the warp's print-placement loss (lambda_print, viton_warp_prints.toml; off by default: 1,300 CPU steps
-# raised the prints' PSNR by 1 dB and lost 1 dB over the whole garment, docs/weights_history.md).
+# raised the prints' PSNR by 0.4-1.0 dB and lost 0.45 dB over the whole garment, docs/weights_history.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

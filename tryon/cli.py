@@ -316,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--ccp", help="a CCP folder (its val split is scored, in the seven merged classes)")
     ep.add_argument("--viton", help="a VITON folder (its test split is scored)")
     ep.add_argument("--out", required=True, help="output folder: metrics.json and overlay sheets")
-    ep.add_argument("--no-gate", action="store_true", help="do not keep the parse on mediapipe's person mask, nor its shoes at the pose's feet")
+    ep.add_argument("--no-gate", action="store_true",
+                    help="do not keep the parse on mediapipe's person mask, nor its shoes at the pose's feet")
     ep.add_argument("--limit", type=int, help="only the first N photos of each set")
     ep.add_argument("--weights", help="a pipeline or parser folder (default: weights/)")
     ep.set_defaults(func=_cmd_evaluate_parser)

@@ -399,13 +399,13 @@ class TryOnPipeline(DiffusionPipeline):
         """Persons framed for a garment of `category` (FramedPerson or Framed, at the models' size) -> body-parse
         labels [N,H,W] uint8 at the models' size, by `parser_for(category)` reading each crop at its own size from
         the photo (tryon.preprocess.parse.parse_photos), background outside each person mask (keep_on_person), no
-        shoes above the knees (shoes_at_feet). For
-        a lower-body garment or a dress, each pixel of skin is given the part of the body the pose draws nearest
-        (tryon.preprocess.parse.skin_by_pose: the street parser takes crossed legs for arms or the face, which a
-        lower-body try-on keeps, so new trousers stopped above them)."""
+        shoes above the knees (shoes_at_feet). For a lower-body garment or a dress, each pixel of skin is given the
+        part of the body the pose draws nearest (tryon.preprocess.parse.skin_by_pose: the street parser takes
+        crossed legs for arms or the face, which a lower-body try-on keeps, so new trousers stopped above them)."""
         labels = parse_photos(self.parser_for(category), [f.photo for f in people], [f.box for f in people],
                               *self.size, crops=[f.person for f in people])
-        labels = np.stack([shoes_at_feet(keep_on_person(lab, f.person_mask), f.pose) for lab, f in zip(labels, people)])
+        labels = np.stack([shoes_at_feet(keep_on_person(lab, f.person_mask), f.pose)
+                           for lab, f in zip(labels, people)])
         if check_category(category) != "upper":
             labels = np.stack([skin_by_pose(lab, f.pose) for lab, f in zip(labels, people)])
         return labels

@@ -71,7 +71,7 @@ class TrainConfig:
     lambda_mask: float = 1.0
     lambda_grid: float = 0.04  # warp stage: TPS control-grid smoothness
     lambda_flow: float = 1.0  # warp stage: total variation of the flow refiner's correction (grid units)
-    lambda_print: float = 0.0  # warp stage: L1 of the garment's print laid whole (print_grid) against the person; 0: off
+    lambda_print: float = 0.0  # warp stage: L1 of the print laid whole (print_grid) against the person; 0: off
     vgg_weights: str | None = None  # local VGG19 weights file; nothing is downloaded
 
     # bookkeeping

@@ -1,7 +1,7 @@
 """Losses for the try-on GAN: adversarial and feature matching (pix2pixHD), composition-mask and TPS-grid
 regularisers (CP-VTON+), a composition loss that keeps the aligned garment's own pixels (PF-AFN), a placement loss
-for the garment's print laid whole, total variation, and perceptual losses on EfficientNet-Lite0 features (ImageNet weights from an installed package) or on VGG19
-features (from a local file); nothing is downloaded."""
+for the garment's print laid whole, total variation, and perceptual losses on EfficientNet-Lite0 features (ImageNet
+weights from an installed package) or on VGG19 features (from a local file); nothing is downloaded."""
 from pathlib import Path
 
 import torch
