@@ -42,7 +42,7 @@ from tryon.models.warp import warp
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask, print_region
 from tryon.preprocess.image_io import load_image, save_image
-from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos, shoes_at_feet, skin_by_pose
+from tryon.preprocess.parse import crop_person_mask, keep_on_body, parse_photos, skin_by_pose
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_REPR_CHANNELS, agnostic_mask,
                                      agnostic_person, check_category, garment_interior, generator_input, paste_region,
                                      shown_region)
@@ -398,14 +398,13 @@ class TryOnPipeline(DiffusionPipeline):
     def parse(self, people: list, category: str = "upper") -> np.ndarray:
         """Persons framed for a garment of `category` (FramedPerson or Framed, at the models' size) -> body-parse
         labels [N,H,W] uint8 at the models' size, by `parser_for(category)` reading each crop at its own size from
-        the photo (tryon.preprocess.parse.parse_photos), background outside each person mask (keep_on_person), no
-        shoes above the knees (shoes_at_feet). For a lower-body garment or a dress, each pixel of skin is given the
+        the photo (tryon.preprocess.parse.parse_photos), background outside each person mask and no shoes above the
+        knees (keep_on_body). For a lower-body garment or a dress, each pixel of skin is given the
         part of the body the pose draws nearest (tryon.preprocess.parse.skin_by_pose: the street parser takes
         crossed legs for arms or the face, which a lower-body try-on keeps, so new trousers stopped above them)."""
         labels = parse_photos(self.parser_for(category), [f.photo for f in people], [f.box for f in people],
                               *self.size, crops=[f.person for f in people])
-        labels = np.stack([shoes_at_feet(keep_on_person(lab, f.person_mask), f.pose)
-                           for lab, f in zip(labels, people)])
+        labels = np.stack([keep_on_body(lab, f.person_mask, f.pose) for lab, f in zip(labels, people)])
         if check_category(category) != "upper":
             labels = np.stack([skin_by_pose(lab, f.pose) for lab, f in zip(labels, people)])
         return labels

@@ -28,7 +28,7 @@ from tryon.metrics import Confusion
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, load_label_map, save_image
-from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos, shoes_at_feet
+from tryon.preprocess.parse import crop_person_mask, keep_on_body, parse_photos
 from tryon.preprocess.pose import PoseDetector
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,16 @@ SHEET_TILE = (144, 192)  # width, height of one picture in a sheet
 
 
 @torch.inference_mode()
-def parse_box(parser, photo: Image.Image, box, person: np.ndarray | None, height: int, width: int,
-              pose: np.ndarray | None = None) -> np.ndarray:
+def parse_box(parser, photo: Image.Image, box, height: int, width: int,
+              body: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The parser's labels [H, W] of a photo's `box` at height x width, read as the pipeline reads it
-    (tryon.preprocess.parse.parse_photos), kept on `person` (bool [H, W]) when given, with no shoes above the
-    knees of `pose` (the photo's pixels; tryon.preprocess.parse.shoes_at_feet) when given."""
+    (tryon.preprocess.parse.parse_photos), checked against `body` when given: (the person mask, bool [H, W]; the
+    pose, in the photo's pixels), as tryon.preprocess.parse.keep_on_body checks it."""
     labels = parse_photos(parser, [photo], [box], height, width)[0]
-    labels = labels if person is None else keep_on_person(labels, person)
-    return labels if pose is None else shoes_at_feet(labels, framing.pose_in_box(pose, box, height, width))
+    if body is None:
+        return labels
+    person, pose = body
+    return keep_on_body(labels, person, framing.pose_in_box(pose, box, height, width))
 
 
 def _overlay(crop: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -82,8 +84,8 @@ def evaluate_parser(parser, ccp_root=None, viton_root=None, out=None, framings=(
                 except TryOnError as e:
                     failed.append({"photo": item.name, "error": str(e)})
                     continue
-                person = crop_person_mask(mask, photo.size, box, height, width) if gate else None
-                pred = parse_box(parser, photo, box, person, height, width, pose if gate else None)
+                body = (crop_person_mask(mask, photo.size, box, height, width), pose) if gate else None
+                pred = parse_box(parser, photo, box, height, width, body)
                 truth = framing.crop_map(load_ccp(item)[1], box, height, width)
                 confusion.add(MERGED_LUT[truth], MERGED_LUT[pred])
                 if len(rows) < sheet_rows:
@@ -101,14 +103,14 @@ def evaluate_parser(parser, ccp_root=None, viton_root=None, out=None, framings=(
         full, merged = Confusion(NUM_PARSE), Confusion(len(MERGED_LABELS))
         for pair in tqdm(pairs, desc="parser on VITON test"):
             photo = load_image(pair.person)
-            person = pose = None
+            body = None
             if gate:
                 try:
                     pose, mask = detector.detect(photo)
-                    person = crop_person_mask(mask, photo.size, (0, 0, *photo.size), height, width)
+                    body = (crop_person_mask(mask, photo.size, (0, 0, *photo.size), height, width), pose)
                 except TryOnError:
                     pass  # no pose found: the parse is taken as it is
-            pred = parse_box(parser, photo, (0, 0, *photo.size), person, height, width, pose)
+            pred = parse_box(parser, photo, (0, 0, *photo.size), height, width, body)
             truth = np.asarray(Image.fromarray(PARSE_LUTS[pair.parse_format][load_label_map(pair.parse)])
                                .resize((width, height), Image.NEAREST))
             full.add(truth, pred)

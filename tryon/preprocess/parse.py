@@ -101,6 +101,13 @@ def shoes_at_feet(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
     return out
 
 
+def keep_on_body(labels: np.ndarray, person: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Parse labels [H, W] checked against what works on any photo: kept on the person mask `person`
+    (`keep_on_person`), no shoes above the pose's knees (`shoes_at_feet`). The pipeline and evaluate-parser both
+    read a parse so."""
+    return shoes_at_feet(keep_on_person(labels, person), pose)
+
+
 def skin_by_pose(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
     """Parse labels [H, W] whose skin pixels (face, neck, arms, legs) are each given the part the pose ([J, 3], the
     labels' pixels) draws nearest (SKIN_PARTS), as CCP's one skin label is split for training
