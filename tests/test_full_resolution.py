@@ -89,6 +89,43 @@ def test_a_fine_checkerboard_keeps_its_detail_at_four_times_the_model_size(tiny_
     assert _high_frequency(model_size, region) < 0.2 * own
 
 
+def test_where_the_mirror_passes_disagree_the_detail_is_one_passs_own(tiny_pipeline_dir, monkeypatch):
+    """The mirrored pass lays the checkerboard 5 pixels aside (agreement low, so the composition mask is the
+    generator's, here 0.5) and the generator renders a blur: the average of the two passes and the render would
+    lose the pattern; the try-on keeps the direct pass's fine detail, over the same low frequencies."""
+    import tryon.pipeline as tp
+
+    pipe = TryOnPipeline.from_pretrained(tiny_pipeline_dir)
+    photo, _ = _drawn(pipe, monkeypatch, scale=1.7)
+    framed = pipe.frame(photo, _garment_photo(_checkerboard(3)))
+    batch = pipe.represent([framed], ["upper"])
+    warp_full = pipe.warp_full
+
+    def aside(*args, mirrored=False, **kwargs):
+        warped, mask = warp_full(*args, mirrored=mirrored, **kwargs)
+        return (torch.roll(warped, 5, dims=-1) if mirrored else warped), mask
+
+    def blur(batch, warped, warped_mask):
+        rendered = torch.nn.functional.avg_pool2d(warped, 5, 1, 2, count_include_pad=False)
+        return GeneratorOutput(rendered, rendered, torch.full_like(warped_mask, 0.5))
+
+    monkeypatch.setattr(pipe, "warp_full", aside)
+    monkeypatch.setattr(pipe, "generate", blur)
+    result = pipe.render(batch)
+    compose = lambda: np.asarray(pipe.paste_composites(batch, pipe.compose(batch, result))[0]).astype(np.float32)
+    full = compose()
+    monkeypatch.setattr(tp, "_fine", lambda image, sigma: torch.zeros_like(image))
+    averaged = compose()
+    inside = (result.warped_mask[0, 0] > 0.5) & (batch["agnostic_mask"][0, 0] > 0.5)
+    region = _in_photo(pipe, framed, inside, erode=4)
+    own = _high_frequency(framed.full, ndimage.binary_erosion(framed.full_mask, iterations=8))
+    assert region.sum() > 10_000
+    assert _high_frequency(full, region) > 0.25 * own  # half the direct pass's own (the mask is 0.5 there)
+    assert _high_frequency(full, region) > 1.6 * _high_frequency(averaged, region)
+    low = lambda rgb: ndimage.gaussian_filter(rgb @ np.float32([0.299, 0.587, 0.114]), 8)
+    assert np.abs(low(full) - low(averaged))[region].mean() < 2.0
+
+
 @pytest.mark.parametrize("background", [(255, 255, 255), (0, 0, 0)], ids=["white", "black"])
 def test_no_fringe_where_the_new_garment_meets_the_background(tiny_pipeline_dir, monkeypatch, background):
     """A mid-tone garment (cut out of a white product photo) on a person against a white or a black background,

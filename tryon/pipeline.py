@@ -61,6 +61,7 @@ FLOW_SIGMA = 2.0  # flow pixels (half the models' size): the smoothing of the fl
 POSE_LAYOUT = ("lower",)  # the categories the default weights' full-body generator learnt behind the pose layout
 PRINT_TRUST = 0.25  # how far the composition mask is raised on a print the two mirror passes lay alike
 AGREE = 12.0  # levels: where the two mirror passes' garments differ this much, the composition mask is left as it is
+DETAIL_SIGMA = 1.0  # models' pixels: the garment's detail finer than this is one warp pass's own, never the render's
 LIMBS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
          (1, 0), (0, 14), (14, 16), (0, 15), (15, 17)]
 
@@ -202,6 +203,20 @@ def _smooth(flow: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return flow
     return torch.from_numpy(ndimage.gaussian_filter(flow.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest"))
+
+
+def _fine(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """What a Gaussian blur of `sigma` pixels takes away from `image` [1, C, H, W] (edges repeated): its detail."""
+    blurred = ndimage.gaussian_filter(image.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest")
+    return image.float() - torch.from_numpy(blurred)
+
+
+def _dechecker(image: torch.Tensor) -> torch.Tensor:
+    """`image` [N, C, h, w] filtered by [1, 2, 1] / 4 along each axis (edges repeated), which removes the
+    period-2 checkerboard the generator's transposed convolutions leave on photos unlike its training set."""
+    k = torch.tensor([1.0, 2.0, 1.0])
+    k = (k[:, None] * k[None] / 16).expand(image.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(image.float(), (1, 1, 1, 1), mode="replicate"), k, groups=image.shape[1])
 
 
 def _shrink(garment: torch.Tensor, grid: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
@@ -530,7 +545,12 @@ class TryOnPipeline(DiffusionPipeline):
         (tryon.preprocess.person.garment_interior) and the two passes lay the same pixels there (within AGREE
         levels; one pass alone is trusted; on a print, which `lay_prints` laid alike in both, at least PRINT_TRUST
         of the way whatever the gap), so the garment's own pixels show, and it is multiplied by the warped
-        garment's own mask, so nothing past its edge comes from the garment frame. The paste mask is the old
+        garment's own mask, so nothing past its edge comes from the garment frame. The render is first rid of the
+        generator's checkerboard (`_dechecker`). The garment's detail finer than DETAIL_SIGMA of the models' pixels
+        is the direct pass's own, never the two passes' average (which ghosts it where they disagree) nor the
+        render's blur: where the garment shows through the mask it replaces the average's, and where the render
+        shows it is added to the render as far as the garment's pixels are trusted there (where it lies whole and
+        the passes agree, or on a print). The paste mask is the old
         garment's region (as `paste` makes it, at model size, upsampled) and the new garment's own silhouette at
         this size, where it may show (tryon.preprocess.person.shown_region: within the agnostic region, or for a
         garment laid out by the pose a little past it, never over what the category keeps): the photo keeps its
@@ -549,6 +569,7 @@ class TryOnPipeline(DiffusionPipeline):
             parse = batch["parse"][i].cpu().numpy()
             interior = ndimage.gaussian_filter(garment_interior(parse, lands, grow).astype(np.float32), grow / 2)
             interior = up(torch.from_numpy(interior)[None, None], "bilinear")
+            trust, direct = interior, warped
             if result.mirrored is not None:
                 other = result.mirrored
                 other_warp, other_mask = self.warp_full(f, matcher, other.control_points[i:i + 1],
@@ -557,15 +578,22 @@ class TryOnPipeline(DiffusionPipeline):
                 gap = ndimage.gaussian_filter((warped - other_warp).abs().mean(1).numpy() * 127.5,
                                               (0, 1.5 * size[0] / self.size[0], 1.5 * size[1] / self.size[1]))
                 agree = torch.from_numpy(np.clip(1 - gap / AGREE, 0, 1))[None]
+                trust = interior * agree
                 if result.flow is not None and not (result.laid_by_pose[i] or other.laid_by_pose[i]):  # laid alike
                     on_print = warp(batch["prints"][i:i + 1].float(), matcher.sampling_grid(
                         result.control_points[i:i + 1], result.flow[i:i + 1], *self.size), fill=0.0)
-                    on_print = up(on_print, "bilinear").clamp(0, 1) * PRINT_TRUST
-                    agree = agree * (1 - on_print) + on_print
+                    on_print = up(on_print, "bilinear").clamp(0, 1)
+                    trust = torch.maximum(trust, interior * on_print)
+                    agree = agree * (1 - PRINT_TRUST * on_print) + PRINT_TRUST * on_print
                 interior = interior * agree
                 warped, warped_mask = (warped + other_warp) / 2, (warped_mask + other_mask) / 2
             alpha = torch.maximum(up(result.composition_mask[i:i + 1], "bilinear"), interior).clamp(0, 1) * warped_mask
-            image = _image((alpha * warped + (1 - alpha) * up(result.rendered[i:i + 1], "bicubic"))[0])
+            image = alpha * warped + (1 - alpha) * up(_dechecker(result.rendered[i:i + 1]), "bicubic")
+            sigma = DETAIL_SIGMA * size[0] / self.size[0]
+            fine = _fine(direct, sigma)
+            whole = (warped_mask > 0.99).float()
+            image = image + alpha * whole * (fine - _fine(warped, sigma)) + (1 - alpha) * trust * fine
+            image = _image(image[0])
             agnostic = (batch["agnostic_mask"][i, 0] > 0.5).cpu().numpy()
             old = framing.soft_mask(paste_region(parse, agnostic, np.zeros_like(lands), batch["category"][i]), grow)
             shown = shown_region(parse, agnostic, batch["category"][i], bool(result.laid_by_pose[i]))
