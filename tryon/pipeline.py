@@ -591,8 +591,9 @@ class TryOnPipeline(DiffusionPipeline):
             image = alpha * warped + (1 - alpha) * up(_dechecker(result.rendered[i:i + 1]), "bicubic")
             sigma = DETAIL_SIGMA * size[0] / self.size[0]
             fine = _fine(direct, sigma)
-            whole = (warped_mask > 0.99).float()
-            image = image + alpha * whole * (fine - _fine(warped, sigma)) + (1 - alpha) * trust * fine
+            if result.mirrored is not None:  # the average's detail, where the garment shows, is the direct pass's
+                image = image + alpha * (warped_mask > 0.99).float() * (fine - _fine(warped, sigma))
+            image = image + (1 - alpha) * trust * fine
             image = _image(image[0])
             agnostic = (batch["agnostic_mask"][i, 0] > 0.5).cpu().numpy()
             old = framing.soft_mask(paste_region(parse, agnostic, np.zeros_like(lands), batch["category"][i]), grow)
