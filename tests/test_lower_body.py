@@ -131,6 +131,27 @@ def test_ccp_pairs_are_written_in_the_dresscode_layout_and_read_back(fake_ccp, s
         ccp_pairs.write_ccp_pairs(fake_ccp, out)
 
 
+def test_ccp_tops_pairs_are_framed_head_to_hips_beside_the_lower_body_ones(fake_ccp, standing_pose, tmp_path):
+    """With "upper" among the categories each photo's top becomes a sample too (0003, a t-shirt alone, included),
+    framed as the pipeline frames a top; the lower-body samples are the same as without it."""
+    out = tmp_path / "pairs"
+    counts = ccp_pairs.write_ccp_pairs(fake_ccp, out, categories=("upper", "lower"))
+    assert counts == {"upper": {"train": 3, "test": 2}, "lower": {"train": 2, "test": 2}}
+    assert (out / "skipped.txt").read_text() == ""
+    train = read_dataset(out, "train")
+    assert [(p.category, p.person.stem) for p in train] == [("upper", "0001_0"), ("upper", "0002_0"),
+                                                            ("upper", "0003_0"), ("lower", "0001_0"),
+                                                            ("lower", "0002_0")]
+    sample = TryOnDataset(out, "train", height=256, width=192)[0]
+    parse = sample["parse"].numpy()
+    assert (parse == P["upper"]).mean() > 0.1
+    assert not (parse == P["shoes"]).any()  # head to hips: no feet in the crop
+    cloth, mask = sample["cloth"].numpy(), sample["cloth_mask"][0].numpy() > 0.5
+    assert np.allclose(np.median((cloth[:, mask] + 1) * 127.5, 1), (220, 60, 60), atol=25)  # the t-shirt's colour
+    with pytest.raises(TryOnError, match="categories must be"):
+        ccp_pairs.write_ccp_pairs(fake_ccp, tmp_path / "other", categories=("tops",))
+
+
 def test_the_garment_is_bent_out_of_its_pose_but_keeps_its_size():
     rng = np.random.default_rng(0)
     rgb = np.full((200, 150, 3), 30, np.uint8)

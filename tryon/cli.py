@@ -189,7 +189,7 @@ def _cmd_prepare_ccp(args) -> int:
 
     from tryon.data.ccp_pairs import write_ccp_pairs
 
-    counts = write_ccp_pairs(args.ccp, args.out)
+    counts = write_ccp_pairs(args.ccp, args.out, categories=tuple(c for c in args.categories.split(",") if c))
     print(f"{json.dumps(counts)} samples written to {args.out} (DressCode layout); skipped photos in "
           f"{args.out}/skipped.txt")
     return 0
@@ -344,10 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_args(q)
     q.set_defaults(func=_cmd_prepare)
 
-    qc = sub.add_parser("prepare-ccp", help="paired lower-body and dress training data from CCP's street photos "
+    qc = sub.add_parser("prepare-ccp", help="paired lower-body and dress (or tops) data from CCP's street photos "
                                             "(DressCode layout, 512x384)")
     qc.add_argument("--ccp", required=True, help="the CCP folder (photos/, labels/)")
     qc.add_argument("--out", required=True, help="dataset folder to write (new or empty)")
+    qc.add_argument("--categories", default="lower,dress",
+                    help="comma-separated, of upper, lower, dress (default lower,dress; upper: tops framed head to "
+                         "hips, street persons for the tops' models)")
     qc.set_defaults(func=_cmd_prepare_ccp)
 
     n = sub.add_parser("render", help="render every garment on every model photo (resumable; also under "

@@ -1,17 +1,20 @@
-"""Paired lower-body and dress try-on data made from CCP's street photos (there is no paired set for them here).
+"""Paired try-on data made from CCP's street photos: lower-body garments and dresses (there is no paired set for
+them here) and, on request, tops (street persons, where VITON has only studio ones).
 
 Each CCP photo whose trousers, shorts, skirt or dress shows large enough becomes one sample: the person framed
 head to feet as the pipeline frames a lower-body or dress try-on (mediapipe pose, tryon.preprocess.framing), the
 worn garment cut out by its labels from the full photo, laid on white and bent out of its pose by a random affine
 and a smooth random warp (so the warp model has to learn the real geometry), and the photo itself as the ground
-truth. CCP's one skin label is split along the pose into face, neck, arms and legs, as the agnostic person needs.
+truth. With "upper" among the categories, each photo whose top shows large enough also becomes a tops sample,
+framed head to hips as the pipeline frames a top. CCP's one skin label is split along the pose into face, neck,
+arms and legs, as the agnostic person needs.
 
 The samples are written in the DressCode layout (tryon.data.layouts.read_dresscode), at 512x384, with the
 garments' masks beside it (masks/, which DressCode itself lacks):
 
-    OUT/{lower_body,dresses}/images/NAME_0.jpg (person) NAME_1.jpg (garment)   keypoints/NAME_2.json
-    OUT/{lower_body,dresses}/label_maps/NAME_4.png    masks/NAME_1.png    train_pairs.txt
-    OUT/{lower_body,dresses}/test_pairs_paired.txt    test_pairs_unpaired.txt
+    OUT/{upper_body,lower_body,dresses}/images/NAME_0.jpg (person) NAME_1.jpg (garment)   keypoints/NAME_2.json
+    OUT/{upper_body,lower_body,dresses}/label_maps/NAME_4.png    masks/NAME_1.png    train_pairs.txt
+    OUT/{upper_body,lower_body,dresses}/test_pairs_paired.txt    test_pairs_unpaired.txt
 
 CCP's validation photos (tryon.data.ccp.in_val_split) are the test split, so they stay out of training. Photos
 without a usable pose or garment are listed in OUT/skipped.txt.
@@ -41,7 +44,8 @@ MIN_GARMENT = 0.04  # of the photo: a smaller worn garment is too hidden to lear
 # a dress under a coat or cardigan covering more than half as much as the dress shows is left out: a dress try-on
 # repaints the top too, and the ground truth's coat is nothing the garment photo shows
 MAX_UPPER_ON_DRESS = 0.5
-FOLDERS = {"lower": "lower_body", "dress": "dresses"}
+FOLDERS = {"upper": "upper_body", "lower": "lower_body", "dress": "dresses"}
+DEFAULT_CATEGORIES = ("lower", "dress")
 # our labels as DressCode label-map values (DressCode has no neck: it is part of the head, as in its own maps)
 PARSE_TO_DRESSCODE = np.array([0, 2, 11, 11, 4, 6, 7, 14, 15, 12, 13, 9, 16], dtype=np.uint8)
 JPEG_QUALITY = 95
@@ -123,31 +127,47 @@ def _write(folder: Path, name: str, s: dict):
     write_text(folder / "keypoints" / f"{name}_2.json", json.dumps({"keypoints": keypoints}))
 
 
-def write_ccp_pairs(ccp_root, out, seed: int = 0) -> dict:
-    """Write OUT (see the module doc) from the CCP folder `ccp_root`; returns {category: {split: samples}}. An OUT
-    that already holds files is refused (nothing is written over). A category with no samples gets no folder."""
+def _worn(labels: np.ndarray, categories) -> list[str]:
+    """The categories of `categories` a photo gives a sample of: its top, if it covers MIN_GARMENT of the photo,
+    and its lower garment or dress (worn_category)."""
+    out = ["upper"] if "upper" in categories and (labels == P["upper"]).mean() >= MIN_GARMENT else []
+    lower = worn_category(labels)
+    return out + ([lower] if lower in categories else [])
+
+
+def write_ccp_pairs(ccp_root, out, seed: int = 0, categories=DEFAULT_CATEGORIES) -> dict:
+    """Write OUT (see the module doc) from the CCP folder `ccp_root`, for `categories` (of "upper", "lower",
+    "dress"); returns {category: {split: samples}}. An OUT that already holds files is refused (nothing is
+    written over). A category with no samples gets no folder."""
+    unknown = set(categories) - set(FOLDERS)
+    if unknown or not categories:
+        raise TryOnError(f"categories must be some of {', '.join(FOLDERS)}, not {', '.join(categories) or 'none'}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise TryOnError(f"{out} is not empty: write the CCP pairs into a new folder (nothing was changed)")
     detector = PoseDetector()
-    names = {(c, s): [] for c in FOLDERS for s in ("train", "test")}
+    names = {(c, s): [] for c in categories for s in ("train", "test")}
     skipped = []
     for item in tqdm(read_ccp(ccp_root, "all"), desc="ccp pairs", unit="photo"):
         try:
             rgb, labels = load_ccp(item)
-            category = worn_category(labels)
-            if category is None:
-                skipped.append(f"{item.name}: no trousers, shorts, skirt or dress large enough (or a dress under a coat)")
+            worn = _worn(labels, categories)
+            if not worn:
+                skipped.append(f"{item.name}: no garment of {', '.join(categories)} large enough "
+                               "(or a dress under a coat)")
                 continue
             pose, _ = detector.detect(Image.fromarray(rgb))
-            sample = make_sample(rgb, labels, pose, category, np.random.default_rng([seed, int(item.name)]))
+            samples = {c: make_sample(rgb, labels, pose, c, np.random.default_rng([seed, int(item.name)]))
+                       for c in worn}
         except (TryOnError, DatasetError) as e:
             skipped.append(f"{item.name}: {e}")
             continue
-        _write(out / FOLDERS[category], item.name, sample)
-        names[category, "test" if in_val_split(item.name) else "train"].append(item.name)
+        for category, sample in samples.items():
+            _write(out / FOLDERS[category], item.name, sample)
+            names[category, "test" if in_val_split(item.name) else "train"].append(item.name)
     counts = {}
-    for category, folder in FOLDERS.items():
+    for category in categories:
+        folder = FOLDERS[category]
         train, test = names[category, "train"], names[category, "test"]
         counts[category] = {"train": len(train), "test": len(test)}
         if not train and not test:
