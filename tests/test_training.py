@@ -39,6 +39,14 @@ def test_the_cloth_mask_setting_reaches_both_datasets(tmp_path, synth_viton):
     assert trainer.dataset.cloth_masks == trainer.val_dataset.dataset.cloth_masks == "computed"
 
 
+def test_extra_data_joins_the_training_pairs_and_validation_stays_on_the_data(tmp_path, synth_viton):
+    alone = Trainer(_cfg(tmp_path / "a", synth_viton, "warp", steps=1))
+    both = Trainer(_cfg(tmp_path / "b", synth_viton, "warp", steps=1, extra_data=str(synth_viton), extra_repeat=2))
+    assert len(both.dataset) == 3 * len(alone.dataset) > 0
+    assert [p.name for p in both.dataset.pairs] == 3 * [p.name for p in alone.dataset.pairs]
+    assert len(both.val_dataset) == len(alone.val_dataset)
+
+
 @pytest.mark.parametrize("stage", ["parser", "garment"])
 def test_parser_and_garment_segmenter_training_lower_the_loss(tmp_path, synth_viton, stage):
     cfg = _cfg(tmp_path, synth_viton, stage, steps=25, lr=2e-3, checkpoint_every=100)

@@ -16,6 +16,8 @@ class TrainConfig:
     stage: str = "generator"  # parser | garment (the garment segmenter) | warp | generator
     data: str = ""  # dataset folder (VITON, VITON-HD or DressCode layout)
     layout: str | None = None  # detected when None
+    extra_data: str = ""  # warp and generator stages: another dataset folder whose train pairs join `data`'s
+    extra_repeat: int = 1  # how many times extra_data's pairs are listed (to weigh a small set against a large one)
     output_dir: str = "runs/generator"
     height: int = 256
     width: int = 192
@@ -103,8 +105,8 @@ class TrainConfig:
         check_cloth_masks(self.cloth_masks)
         pose_layout_categories(self.pose_layout)
         for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "keep_checkpoints", "log_every",
-                     "sample_every", "val_samples", "height", "width", "parser_channels", "ccp_repeat", "warp_flow_stages", "ngf",
-                     "ndf", "num_d"):
+                     "sample_every", "val_samples", "height", "width", "parser_channels", "ccp_repeat", "extra_repeat",
+                     "warp_flow_stages", "ngf", "ndf", "num_d"):
             if getattr(self, name) < 1:
                 raise TryOnError(f"{name} must be at least 1")
         if self.warp_grid_size < 2:

@@ -115,10 +115,14 @@ class Trainer:
         set_seed(cfg.seed)  # model initialisation
         if dataset is None and cfg.stage in ("parser", "garment"):
             dataset, val_dataset = (parser_datasets if cfg.stage == "parser" else garment_datasets)(cfg)
-        self.dataset = dataset if dataset is not None else TryOnDataset(
-            cfg.data, "train", "paired", layout=cfg.layout, height=cfg.height, width=cfg.width,
-            augment=Augment(grow_agnostic=cfg.grow_agnostic) if cfg.augment else None, seed=cfg.seed,
-            cloth_masks=cfg.cloth_masks)
+        if dataset is None:
+            pairs = read_dataset(cfg.data, "train", "paired", cfg.layout)
+            if cfg.extra_data:  # e.g. street tops (prepare-ccp --categories upper) beside VITON's studio ones
+                pairs += read_dataset(cfg.extra_data, "train", "paired") * cfg.extra_repeat
+            dataset = TryOnDataset(pairs=pairs, height=cfg.height, width=cfg.width,
+                                   augment=Augment(grow_agnostic=cfg.grow_agnostic) if cfg.augment else None,
+                                   seed=cfg.seed, cloth_masks=cfg.cloth_masks)
+        self.dataset = dataset
         self.val_dataset = val_dataset if val_dataset is not None else self._val_dataset()
         self.stage = STAGES[cfg.stage](cfg, self.acc)
         self.step = 0
