@@ -250,11 +250,11 @@ def test_lower_and_dress_go_through_the_fullbody_models_even_in_a_mixed_batch(tm
     categories = ["lower", "upper", "dress"]
     framed = [pipe.frame(person, garment, category=c) for c in categories]
     batch = pipe.represent(framed, categories)
-    from tryon.preprocess.parse import keep_on_person, parse_photos, shoes_at_feet, skin_by_pose
+    from tryon.preprocess.parse import keep_on_body, parse_photos, skin_by_pose
 
     for i, category in enumerate(categories):  # each crop parsed by its category's parser (skin by the pose: full body)
         raw = parse_photos(pipe.parser_for(category), [framed[i].photo], [framed[i].box], *pipe.size)[0]
-        own = shoes_at_feet(keep_on_person(raw, framed[i].person_mask), framed[i].pose)
+        own = keep_on_body(raw, framed[i].person_mask, framed[i].pose)
         own = own if category == "upper" else skin_by_pose(own, framed[i].pose)
         assert np.array_equal(batch["parse"][i].numpy(), own)
         assert np.array_equal(own, pipe.parse([framed[i]], category)[0])

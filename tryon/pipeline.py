@@ -196,19 +196,16 @@ def _image(t: torch.Tensor) -> np.ndarray:
     return ((t.float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def _smooth(flow: torch.Tensor, sigma: float) -> torch.Tensor:
-    """The flow refiners' correction [1, 2, h, w] low-passed by a Gaussian of `sigma` of its pixels (edges
-    repeated): its folds, which shred prints and lettering when the garment is sampled at the photo's resolution,
-    smoothed out; the bends that place the garment kept."""
+def _blur(t: torch.Tensor, sigma: float) -> torch.Tensor:
+    """`t` [N, C, h, w] low-passed by a Gaussian of `sigma` of its pixels (edges repeated); `t` itself for 0."""
     if sigma <= 0:
-        return flow
-    return torch.from_numpy(ndimage.gaussian_filter(flow.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest"))
+        return t
+    return torch.from_numpy(ndimage.gaussian_filter(t.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest"))
 
 
 def _fine(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """What a Gaussian blur of `sigma` pixels takes away from `image` [1, C, H, W] (edges repeated): its detail."""
-    blurred = ndimage.gaussian_filter(image.float().cpu().numpy(), (0, 0, sigma, sigma), mode="nearest")
-    return image.float() - torch.from_numpy(blurred)
+    """What a Gaussian blur of `sigma` pixels takes away from `image` [N, C, H, W] (edges repeated): its detail."""
+    return image.float() - _blur(image, sigma)
 
 
 def _dechecker(image: torch.Tensor) -> torch.Tensor:
@@ -607,13 +604,14 @@ class TryOnPipeline(DiffusionPipeline):
                   flow: torch.Tensor | None, size: tuple[int, int], lands: np.ndarray,
                   mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """One garment's full-resolution frame warped at `size` (height, width) by `matcher`'s warp of `control_points`
-        [1,G,G,2] and `flow` [1,2,h,w] (the flow low-passed by FLOW_SIGMA: its folds shred prints at this size):
+        [1,G,G,2] and `flow` [1,2,h,w] (the flow low-passed by FLOW_SIGMA: its folds, which shred prints and
+        lettering at this size, smoothed out; the bends that place the garment kept):
         (RGB [1,3,H,W] in [-1,1], mask [1,1,H,W]). The TPS is evaluated on a lattice at most two pixels apart and
         the flow upsampled bicubically; the frame is first shrunk (antialiased) by as much as the warp shrinks it
         where the garment lands (`lands`, bool at model size), so stripes do not alias. With `mirrored`, the warp is
         the mirrored pass's: it reads the mirrored frame, and the result is mirrored back."""
         step = max(1, -(-size[0] // (2 * self.size[0])))
-        grid = matcher.sampling_grid(control_points, None if flow is None else _smooth(flow, FLOW_SIGMA), *size,
+        grid = matcher.sampling_grid(control_points, None if flow is None else _blur(flow, FLOW_SIGMA), *size,
                                      flow_mode="bicubic", step=step)
         garment = torch.cat([to_tensor(framed.full), torch.from_numpy(framed.full_mask)[None].float()])[None]
         if mirrored:
