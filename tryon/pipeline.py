@@ -216,7 +216,7 @@ def _dechecker(image: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(image.float(), (1, 1, 1, 1), mode="replicate"), k, groups=image.shape[1])
 
 
-def _shrink(garment: torch.Tensor, grid: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+def shrink_for_grid(garment: torch.Tensor, grid: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
     """The garment frame [1, C, h, w] resized (antialiased) by the warp's median scale where the garment lands
     (`where`, a bool array at the models' size): when `grid` [1, H, W, 2] reads s > 1 frame pixels per try-on
     pixel, the frame is shrunk by s first, since bilinear sampling at that step would alias fine stripes."""
@@ -616,7 +616,7 @@ class TryOnPipeline(DiffusionPipeline):
         garment = torch.cat([to_tensor(framed.full), torch.from_numpy(framed.full_mask)[None].float()])[None]
         if mirrored:
             garment = garment.flip(-1)
-        garment = _shrink(garment, grid, lands)
+        garment = shrink_for_grid(garment, grid, lands)
         warped, warped_mask = warp(garment[:, :3], grid), warp(garment[:, 3:], grid, fill=0.0)
         return (warped.flip(-1), warped_mask.flip(-1)) if mirrored else (warped, warped_mask)
 

@@ -13,7 +13,10 @@ the garment photo framed at that size and warped there by the pipeline's own war
 flow refiners' field upsampled bicubically), inside the new garment (its interior, in the photo, off arms, face and
 hair):
 - detail ratio: the try-on's gradient energy (mean squared difference of neighbouring pixels' luminance) over that
-  warped garment's: 1 keeps the garment's detail, a blurred garment scores far less;
+  warped garment's: 1 keeps the garment's detail, a blurred garment scores far less. Where the warp shrinks the
+  garment, bilinear sampling aliases its finest stripes and that reference counts the aliasing as detail, so a second
+  ratio (detail_ratio_aa) is taken against the garment antialiased first as the pipeline does before it samples
+  (tryon.pipeline.shrink_for_grid): the garment's own detail at the try-on's scale;
 - text SSIM, on the lettered garments: SSIM (tryon.metrics) over the lettering and logo's box warped along.
 """
 import csv
@@ -36,6 +39,7 @@ from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.metrics import ssim
 from tryon.models.warp import warp
+from tryon.pipeline import shrink_for_grid
 from tryon.preprocess import framing
 from tryon.preprocess.garment import garment_mask
 from tryon.preprocess.image_io import load_image, save_image
@@ -80,6 +84,19 @@ def gradient_energy(rgb: np.ndarray, region: np.ndarray) -> float:
     dx, dy = np.diff(y, axis=1) ** 2, np.diff(y, axis=0) ** 2
     mx, my = region[:, 1:] & region[:, :-1], region[1:] & region[:-1]
     return float(dx[mx].mean() + dy[my].mean())
+
+
+def detail_ratios(crop: np.ndarray, garment: np.ndarray, grid: torch.Tensor, lands: np.ndarray,
+                  region: np.ndarray) -> tuple[float, float]:
+    """The try-on `crop`'s gradient energy over `region` against the `garment` frame's (RGB uint8, [H, W, 3])
+    sampled by `grid` ([1, h, w, 2], at the crop's size): (ratio to the garment sampled as it is, ratio to the
+    garment antialiased first by the warp's scale where it `lands`, as the pipeline samples it)."""
+    as_rgb = lambda t: ((t[0].clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0).numpy()
+    frame = to_tensor(garment)[None]
+    energy = gradient_energy(crop.astype(np.float32), region)
+    sampled = gradient_energy(as_rgb(warp(frame, grid)), region)
+    antialiased = gradient_energy(as_rgb(warp(shrink_for_grid(frame, grid, lands), grid)), region)
+    return energy / max(sampled, 1e-6), energy / max(antialiased, 1e-6)
 
 
 def persons(ccp, viton) -> list[Item]:
@@ -163,7 +180,6 @@ def measure(pipe, person: Item, garment: Item) -> tuple[dict, Image.Image, Image
     rgb, m, text = _frame_full(garment.path, size, garment.text_mask)
     tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float()
     warped = warp(to_tensor(rgb)[None], grid)[0]
-    warped_rgb = ((warped.clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0).numpy()
     warped_mask = warp(tensor(m)[None, None], grid, fill=0.0)[0, 0].numpy() > 0.5
     crop = np.asarray(framing.crop(tryon, framed.box, *size))
     left, top, right, bottom = framed.box
@@ -180,8 +196,8 @@ def measure(pipe, person: Item, garment: Item) -> tuple[dict, Image.Image, Image
               "size": list(size), "region_px": int(region.sum()),
               "texture": round(texture_score(framed.cloth, framed.cloth_mask), 2)}
     if region.sum() >= 100:
-        ref = gradient_energy(warped_rgb, region)
-        result["detail_ratio"] = round(gradient_energy(crop.astype(np.float32), region) / max(ref, 1e-6), 4)
+        ratio, ratio_aa = detail_ratios(crop, rgb, grid, warped_mask, region)
+        result["detail_ratio"], result["detail_ratio_aa"] = round(ratio, 4), round(ratio_aa, 4)
     if text is not None:
         text_area = (warp(tensor(text)[None, None], grid, fill=0.0)[0, 0].numpy() > 0.5) & in_photo
         if text_area.sum() >= 100:
@@ -212,12 +228,14 @@ def contact_sheet(rows: list[list[Image.Image]], labels: list[str], height: int 
 
 
 def summarise(results: list[dict]) -> dict:
-    textured = [r["detail_ratio"] for r in results if "detail_ratio" in r and
-                (r["texture"] >= TEXTURED or r["garment"].startswith("text"))]
+    is_textured = lambda r: "detail_ratio" in r and (r["texture"] >= TEXTURED or r["garment"].startswith("text"))
+    textured = [r["detail_ratio"] for r in results if is_textured(r)]
+    textured_aa = [r["detail_ratio_aa"] for r in results if is_textured(r)]
     text = [r["text_ssim"] for r in results if "text_ssim" in r]
     detail = [r["detail_ratio"] for r in results if "detail_ratio" in r]
     summary = {"pairs": len(results), "measured": len(detail),
                "detail_ratio_median_textured": round(float(np.median(textured)), 4) if textured else None,
+               "detail_ratio_aa_median_textured": round(float(np.median(textured_aa)), 4) if textured_aa else None,
                "textured_pairs": len(textured),
                "detail_ratio_median_all": round(float(np.median(detail)), 4) if detail else None,
                "text_ssim_mean": round(float(np.mean(text)), 4) if text else None, "text_pairs": len(text)}
