@@ -6,6 +6,9 @@
 #                        warp and generator (lower-body garments and dresses, 21 MiB) joined weights/; now the
 #                        models train_gpu.sh does not read must be moved out of the checkout for the device call
 #                        anyway (see the end), which leaves room to pack more pairs here
+#   street_packed.tar.gz the street tops (`tryon prepare-ccp --categories upper --out runs/ccp_tops`: 665 CCP train
+#                        pairs, about 10 MiB at WebP quality 40), when STREET (default runs/ccp_tops) holds them:
+#                        train_gpu.sh then trains both stages on VITON and these together (extra_data)
 #   site.tar.xz          diffusers and importlib_metadata, which the GPU machine lacks, without diffusers'
 #                        pipelines and schedulers (the models need neither)
 # With the tracked files, less the models the GPU run does not read, this stays under the 64 MiB a device call may
@@ -20,6 +23,11 @@ if [ ! -f $PACK/test_pairs.txt ]; then
   rm -rf $PACK
   .venv/bin/python scripts/pack_dataset.py "$VITON" $PACK --splits train --quality 40 --max-pairs train=${TRAIN_PAIRS:-600}
   .venv/bin/python scripts/pack_dataset.py "$VITON" $PACK --splits test --quality 70 --max-pairs test=${TEST_PAIRS:-60}
+fi
+STREET=${STREET:-runs/ccp_tops}
+if [ -d "$STREET/upper_body" ] && [ ! -f data_cache/street_packed/upper_body/train_pairs.txt ]; then
+  rm -rf data_cache/street_packed
+  .venv/bin/python scripts/pack_dataset.py "$STREET" data_cache/street_packed --splits train --quality 40
 fi
 tmp=$(mktemp -d)
 for pkg in diffusers==0.42.1 importlib_metadata==8.7.0; do
@@ -37,6 +45,12 @@ print('trimmed diffusers', diffusers.__version__, 'loads the default weights')"
 mkdir -p data_cache/gpu
 tar cJf data_cache/gpu/site.tar.xz -C "$tmp/site" .
 tar czf data_cache/gpu/viton_packed.tar.gz -C data_cache viton_packed
+rm -f data_cache/gpu/street_packed.tar.gz
+if [ -d data_cache/street_packed ]; then
+  tar czf data_cache/gpu/street_packed.tar.gz -C data_cache street_packed
+else
+  echo "no street tops in $STREET (tryon prepare-ccp --categories upper): the GPU run trains on VITON alone"
+fi
 rm -rf "$tmp"
 # train_gpu.sh reads only weights/warp and weights/generator; the other models (HELD) no longer fit beside the pack
 # (the tops' street parser of v2.10 took the tree past 64 MiB). Move them aside for the device call, back after:

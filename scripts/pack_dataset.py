@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Pack a VITON-layout dataset into a small copy to carry to a GPU machine.
+"""Pack a VITON- or DressCode-layout dataset into a small copy to carry to a GPU machine.
 
     pack_dataset.py SRC OUT [--quality Q] [--max-pairs test=200] [--cloth-masks dataset|computed]
+    pack_dataset.py runs/ccp_tops OUT --splits train --quality 40     (a DressCode layout: tryon prepare-ccp's)
 """
 import argparse
 
 from tryon.data.dataset import CLOTH_MASKS
-from tryon.data.pack import pack_viton
+from tryon.data.layouts import detect_layout
+from tryon.data.pack import pack_dresscode, pack_viton
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
@@ -24,4 +26,10 @@ if __name__ == "__main__":
         if not sep or not n.isdigit() or int(n) < 1:
             p.error(f"--max-pairs takes SPLIT=N with N >= 1, not {item!r}")
         limits[split] = int(n)
-    print(f"{pack_viton(a.src, a.out, a.splits, a.quality, limits, a.cloth_masks) / 2**20:.1f} MiB in {a.out}")
+    if detect_layout(a.src) == "dresscode":
+        if limits or a.cloth_masks != "dataset":
+            p.error("a DressCode-layout dataset is packed whole, with its own garment masks")
+        size = pack_dresscode(a.src, a.out, a.splits, a.quality)
+    else:
+        size = pack_viton(a.src, a.out, a.splits, a.quality, limits, a.cloth_masks)
+    print(f"{size / 2**20:.1f} MiB in {a.out}")

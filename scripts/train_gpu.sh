@@ -6,6 +6,8 @@
 # segmenter train on the CPU (they need CCP's street photos, which the pack does not hold; README "Train").
 # Whatever finished comes back (also when a stage fails) as 15 MB parts under $OUT; here: cat run.tar.part-* | tar x.
 # A CPU dry run of a few steps: SMOKE=1 PYTHON=.venv/bin/python DATA=/tmp/synthetic RUN=/tmp/run bash scripts/train_gpu.sh
+# The street tops (data_cache/gpu/street_packed.tar.gz, when gpu_prepare.sh found them; EXTRA=folder for another,
+# EXTRA= for none) join VITON's train pairs in both stages, 4 times over (extra_data); validation stays on VITON.
 # PRINT=1 adds the warp's print-placement loss (lambda_print, viton_warp_prints.toml; off by default: 1,300 CPU steps
 # raised the prints' PSNR by 0.4-1.0 dB and lost 0.45 dB over the whole garment, docs/weights_history.md).
 set -euo pipefail
@@ -19,6 +21,10 @@ export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" PYTHONUNBUFFERED=1
 if [ -z "${DATA:-}" ]; then
   tar xzf data_cache/gpu/viton_packed.tar.gz -C /tmp
   DATA=/tmp/viton_packed
+fi
+if [ -z "${EXTRA+set}" ] && [ -f data_cache/gpu/street_packed.tar.gz ]; then
+  tar xzf data_cache/gpu/street_packed.tar.gz -C /tmp
+  EXTRA=/tmp/street_packed
 fi
 RUN=${RUN:-runs/gpu}
 OUT=${OUT:-$RUN/out}
@@ -44,6 +50,7 @@ if [ "$WORKERS" -gt 4 ] && [ "${shm:-0}" -lt 4096 ]; then  # loader workers pass
 fi
 init=${INIT:+--init $INIT}
 common="--data $DATA --batch-size $BS --mixed-precision $MP $init --set num_workers=$WORKERS val_samples=$VAL log_every=50 sample_every=1000000"
+common="$common${EXTRA:+ extra_data=$EXTRA extra_repeat=4}"
 $PY -m tryon.cli train warp --config tryon/training/configs/viton_warp.toml --output "$RUN/warp" --steps 4000 \
   $common lr=1e-4 lr_decay_from=1000 val_every=500 checkpoint_every=100000 lambda_print=${PRINT:-0} \
   time_limit_s=$WARP_T > "$RUN/warp.log" 2>&1 || { tail -n 30 "$RUN/warp.log"; exit 1; }

@@ -237,6 +237,24 @@ def test_packed_copy_reads_like_the_original_and_keeps_the_first_pairs(synth_vit
     assert not (tmp_path / "packed" / "test_pairs_unpaired.txt").exists()
 
 
+def test_a_dresscode_layout_packs_category_by_category_and_reads_like_the_original(tmp_path):
+    from tryon.data.pack import pack_dresscode
+
+    src = make_synthetic_dataset(tmp_path / "dc", "dresscode", n_train=2, n_test=1, height=128, width=96, seed=5)
+    pack_dresscode(src, tmp_path / "packed", splits=("train",), quality=90, categories=["upper_body"])
+    assert not (tmp_path / "packed" / "lower_body").exists()
+    original = [p for p in read_dataset(src, "train") if p.category == "upper"]
+    packed = read_dataset(tmp_path / "packed", "train")
+    assert [p.person.name for p in packed] == [p.person.stem + ".webp" for p in original]
+    a, b = TryOnDataset(src, "train"), TryOnDataset(tmp_path / "packed", "train")
+    for i in range(len(packed)):
+        x, y = a[[s.name for s in a.pairs].index(b.pairs[i].name)], b[i]
+        assert x["category"] == y["category"] == "upper"
+        assert torch.equal(x["parse"], y["parse"]) and torch.equal(x["pose"], y["pose"])
+        mse = ((x["person"] - y["person"]) ** 2).mean().item() / 4  # on [0, 1]
+        assert 10 * np.log10(1 / mse) > 30
+
+
 def test_cloth_masks_can_be_computed_as_the_pipeline_does(synth_viton, tmp_path):
     from PIL import Image
 
