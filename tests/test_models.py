@@ -229,6 +229,27 @@ def test_save_and_load_give_the_same_model(cls, tmp_path):
             torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
 
 
+def test_two_versions_of_a_model_average_weight_by_weight(tmp_path):
+    from tryon.errors import TryOnError
+    from tryon.models.chain import average_pretrained
+
+    torch.manual_seed(0)
+    a, b = small(GeometricMatcher), small(GeometricMatcher)
+    a.save_pretrained(tmp_path / "a")
+    b.save_pretrained(tmp_path / "pipe" / "warp")  # a pipeline folder holding it serves too
+    mixed = average_pretrained("warp", tmp_path / "a", tmp_path / "pipe", 0.25).state_dict()
+    first, second = a.state_dict(), b.state_dict()
+    assert mixed.keys() == first.keys()
+    for k in first:
+        torch.testing.assert_close(mixed[k], 0.75 * first[k] + 0.25 * second[k])
+    assert any(not torch.equal(first[k], second[k]) for k in first)
+    with pytest.raises(TryOnError, match="alpha"):
+        average_pretrained("warp", tmp_path / "a", tmp_path / "pipe", 1.5)
+    GeometricMatcher(person_channels=5, feature_channels=16).save_pretrained(tmp_path / "other")
+    with pytest.raises(TryOnError, match="built differently"):
+        average_pretrained("warp", tmp_path / "a", tmp_path / "other", 0.5)
+
+
 def _train(model, loss_fn, steps, lr=2e-3):
     opt = torch.optim.Adam(model.parameters(), lr)
     losses = []

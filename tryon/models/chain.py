@@ -1,5 +1,5 @@
 """How the models chain on a batch (the dataset's keys), shared by training and the pipeline: loading a trained
-model, the person representation, the warp, the mirrored batch."""
+model (or two versions of it averaged), the person representation, the warp, the mirrored batch."""
 from pathlib import Path
 
 import torch
@@ -7,9 +7,16 @@ import torch.nn.functional as F
 
 from tryon.data.labels import JOINT_FLIP, PARSE_FLIP
 from tryon.errors import TryOnError
+from tryon.models.generator import TryOnGenerator
+from tryon.models.parser import HumanParser
 from tryon.models.pose_warp import pose_grid
-from tryon.models.warp import warp
+from tryon.models.warp import GeometricMatcher, warp
 from tryon.preprocess.person import person_repr
+
+# each model of a pipeline folder (model_index.json), by its folder name
+MODEL_CLASSES = {"parser": HumanParser, "fullbody_parser": HumanParser, "garment_segmenter": HumanParser,
+                 "warp": GeometricMatcher, "fullbody_warp": GeometricMatcher,
+                 "generator": TryOnGenerator, "fullbody_generator": TryOnGenerator}
 
 
 def load_pretrained(cls, path, subfolder: str):
@@ -20,6 +27,24 @@ def load_pretrained(cls, path, subfolder: str):
     if (p / subfolder / "config.json").is_file():
         return cls.from_pretrained(p, subfolder=subfolder)
     raise TryOnError(f"{p}: no saved {subfolder} model here (expected config.json in it or in {subfolder}/)")
+
+
+def average_pretrained(subfolder: str, a, b, alpha: float):
+    """Two saved versions of the model `subfolder` names in a pipeline folder (warp, generator, parser, ...),
+    interpolated weight by weight: (1 - alpha) * a + alpha * b, in float32. Both must be built alike."""
+    if not 0.0 <= alpha <= 1.0:
+        raise TryOnError(f"alpha is B's share of each weight, in [0, 1], not {alpha}")
+    cls = MODEL_CLASSES.get(subfolder)
+    if cls is None:
+        raise TryOnError(f"unknown model {subfolder!r}: choose from {', '.join(MODEL_CLASSES)}")
+    first, second = load_pretrained(cls, a, subfolder).float(), load_pretrained(cls, b, subfolder).float()
+    built = lambda model: {k: v for k, v in model.config.items() if not k.startswith("_")}  # not where it came from
+    if built(first) != built(second):
+        raise TryOnError(f"{a} and {b}: the two {subfolder} models are built differently; only alike ones average")
+    theirs = second.state_dict()
+    first.load_state_dict({k: v.lerp(theirs[k], alpha) if v.is_floating_point() else v
+                           for k, v in first.state_dict().items()})
+    return first
 
 
 def batch_repr(batch) -> torch.Tensor:
