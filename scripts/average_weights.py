@@ -3,8 +3,8 @@
 becomes (1 - alpha) * A + alpha * B. A fine-tune on new data (street persons) averaged with the model it started
 from keeps much of what it gained there and most of what it knew before; both must share the architecture.
 
-    average_weights.py --model warp weights runs/mixed_tops_warp/best --alpha 0.5 --out runs/warp_soup
-    export_weights.py ... --warp runs/warp_soup ...        (then the pipeline as usual)
+    average_weights.py --model warp weights runs/tops_street_warp/best --alpha 0.5 --out runs/warp_soup5
+    export_weights.py ... --warp runs/warp_soup5 ...       (then the pipeline as usual)
 """
 import argparse
 
