@@ -47,8 +47,8 @@ from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, PERSON_
                                      agnostic_person, check_category, garment_interior, generator_input, paste_region,
                                      shown_region)
 from tryon.preprocess.pose import PoseDetector
-from tryon.models.chain import (batch_repr, load_pretrained, mirror_batch, mirror_grid, print_grid, rigid_prints,
-                                warp_garment)
+from tryon.models.chain import (MODEL_CLASSES, batch_repr, load_pretrained, mirror_batch, mirror_grid, print_grid,
+                                rigid_prints, warp_garment)
 
 log = logging.getLogger(__name__)
 
@@ -341,14 +341,10 @@ class TryOnPipeline(DiffusionPipeline):
         """Assemble from trained model folders (each a save_pretrained folder, e.g. runs/viton_warp/best); without
         a garment segmenter, garments are cut out of plain backgrounds only; without the full-body models, lower-body
         garments and dresses go through the tops' models (and persons framed head to feet through the parser)."""
-        optional = lambda cls_, path, name: path and load_pretrained(cls_, path, name).eval()
-        return cls(parser=load_pretrained(HumanParser, parser, "parser").eval(),
-                   warp=load_pretrained(GeometricMatcher, warp, "warp").eval(),
-                   generator=load_pretrained(TryOnGenerator, generator, "generator").eval(),
-                   garment_segmenter=optional(HumanParser, garment_segmenter, "garment_segmenter"),
-                   fullbody_parser=optional(HumanParser, fullbody_parser, "fullbody_parser"),
-                   fullbody_warp=optional(GeometricMatcher, fullbody_warp, "fullbody_warp"),
-                   fullbody_generator=optional(TryOnGenerator, fullbody_generator, "fullbody_generator"))
+        paths = dict(parser=parser, warp=warp, generator=generator, garment_segmenter=garment_segmenter,
+                     fullbody_parser=fullbody_parser, fullbody_warp=fullbody_warp, fullbody_generator=fullbody_generator)
+        return cls(**{name: path and load_pretrained(MODEL_CLASSES[name], path, name).eval()
+                      for name, path in paths.items()})
 
     def save_pretrained(self, save_directory, dtype: torch.dtype | None = None, **kwargs):
         """Write model_index.json and one folder per model (safetensors); with `dtype` (e.g. torch.float16), the
@@ -356,8 +352,7 @@ class TryOnPipeline(DiffusionPipeline):
         if dtype is None:
             return super().save_pretrained(save_directory, **kwargs)
         cast = {name: torch.nn.Module.to(copy.deepcopy(getattr(self, name)), dtype=dtype)
-                for name in ("parser", "warp", "generator", "garment_segmenter", "fullbody_parser", "fullbody_warp",
-                             "fullbody_generator") if getattr(self, name) is not None}
+                for name in MODEL_CLASSES if getattr(self, name) is not None}
         return type(self)(**cast).save_pretrained(save_directory, **kwargs)
 
     # the steps ------------------------------------------------------------------------------------------------

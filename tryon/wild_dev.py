@@ -86,17 +86,16 @@ def gradient_energy(rgb: np.ndarray, region: np.ndarray) -> float:
     return float(dx[mx].mean() + dy[my].mean())
 
 
-def detail_ratios(crop: np.ndarray, garment: np.ndarray, grid: torch.Tensor, lands: np.ndarray,
-                  region: np.ndarray) -> tuple[float, float]:
-    """The try-on `crop`'s gradient energy over `region` against the `garment` frame's (RGB uint8, [H, W, 3])
-    sampled by `grid` ([1, h, w, 2], at the crop's size): (ratio to the garment sampled as it is, ratio to the
-    garment antialiased first by the warp's scale where it `lands`, as the pipeline samples it)."""
+def detail_ratios(crop: np.ndarray, frame: torch.Tensor, sampled: torch.Tensor, grid: torch.Tensor,
+                  lands: np.ndarray, region: np.ndarray) -> tuple[float, float]:
+    """The try-on `crop`'s gradient energy over `region` against the garment's: (ratio to the garment `frame`
+    ([1, 3, H, W] in [-1, 1]) `sampled` as it is by `grid` ([1, h, w, 2], at the crop's size), ratio to the frame
+    antialiased first by the warp's scale where it `lands`, as the pipeline samples it)."""
     as_rgb = lambda t: ((t[0].clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0).numpy()
-    frame = to_tensor(garment)[None]
     energy = gradient_energy(crop.astype(np.float32), region)
-    sampled = gradient_energy(as_rgb(warp(frame, grid)), region)
+    plain = gradient_energy(as_rgb(sampled), region)
     antialiased = gradient_energy(as_rgb(warp(shrink_for_grid(frame, grid, lands), grid)), region)
-    return energy / max(sampled, 1e-6), energy / max(antialiased, 1e-6)
+    return energy / max(plain, 1e-6), energy / max(antialiased, 1e-6)
 
 
 def persons(ccp, viton) -> list[Item]:
@@ -179,7 +178,8 @@ def measure(pipe, person: Item, garment: Item) -> tuple[dict, Image.Image, Image
     grid = reference_warp(pipe, batch, size)
     rgb, m, text = _frame_full(garment.path, size, garment.text_mask)
     tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float()
-    warped = warp(to_tensor(rgb)[None], grid)[0]
+    frame = to_tensor(rgb)[None]
+    warped = warp(frame, grid)[0]
     warped_mask = warp(tensor(m)[None, None], grid, fill=0.0)[0, 0].numpy() > 0.5
     crop = np.asarray(framing.crop(tryon, framed.box, *size))
     left, top, right, bottom = framed.box
@@ -196,7 +196,7 @@ def measure(pipe, person: Item, garment: Item) -> tuple[dict, Image.Image, Image
               "size": list(size), "region_px": int(region.sum()),
               "texture": round(texture_score(framed.cloth, framed.cloth_mask), 2)}
     if region.sum() >= 100:
-        ratio, ratio_aa = detail_ratios(crop, rgb, grid, warped_mask, region)
+        ratio, ratio_aa = detail_ratios(crop, frame, warped[None], grid, warped_mask, region)
         result["detail_ratio"], result["detail_ratio_aa"] = round(ratio, 4), round(ratio_aa, 4)
     if text is not None:
         text_area = (warp(tensor(text)[None, None], grid, fill=0.0)[0, 0].numpy() > 0.5) & in_photo
