@@ -6,7 +6,9 @@ import torch
 
 from tryon.cli import main as cli
 from tryon.data import Augment, TryOnDataset, detect_layout, read_dataset
-from tryon.data.dataset import to_tensor
+from scipy import ndimage
+
+from tryon.data.dataset import studio_person, to_tensor
 from tryon.data.labels import J, PARSE_FLIP, P
 from tryon.data.layouts import read_pose
 from tryon.data.synthetic import make_synthetic_dataset
@@ -89,6 +91,46 @@ def test_augmentation_is_reproducible_per_epoch(synth_viton):
     ds = TryOnDataset(synth_viton, "train", augment=Augment(flip=0.5, jitter=0.2), seed=7)
     assert torch.equal(ds[(2, 0)]["person"], ds[(2, 0)]["person"])
     assert any(not torch.equal(ds[(i, 0)]["person"], ds[(i, 1)]["person"]) for i in range(4))
+
+
+class _Wall:
+    """A Backgrounds stand-in: every draw one colour."""
+
+    colour = (10, 200, 30)
+
+    def draw(self, rng, width, height):
+        return np.broadcast_to(np.array(self.colour, np.uint8), (height, width, 3)).copy()
+
+
+def test_studio_person_fills_what_the_parse_misses_and_skips_streets():
+    rgb = np.full((64, 48, 3), 235, np.uint8)  # a studio wall
+    parse = np.zeros((64, 48), np.uint8)
+    rgb[10:60, 10:38] = (200, 60, 60)
+    parse[10:60, 10:38] = P["upper"]
+    parse[12:16, 20:26] = P["background"]  # a neck the parse left unlabelled, not the wall's colour
+    parse[50:60, 12:20] = P["background"]  # a skirt's corner, likewise
+    person = studio_person(rgb, parse)
+    assert person[10:60, 10:38].all() and not person[:8].any() and not person[:, :8].any()
+    street = np.random.default_rng(0).integers(0, 256, (64, 48, 3), dtype=np.uint8)  # a busy background
+    street[10:60, 10:38] = (200, 60, 60)
+    assert studio_person(street, parse) is None
+
+
+def test_street_augmentation_lays_studio_persons_over_backgrounds(synth_viton):
+    plain = TryOnDataset(synth_viton, "train")
+    street = TryOnDataset(synth_viton, "train", augment=Augment(flip=0.0, jitter=0.0, street=1.0), backgrounds=_Wall())
+    a, b = plain[0], street[0]
+    person = studio_person(((a["person"].numpy().transpose(1, 2, 0) + 1) * 127.5 + 0.5).astype(np.uint8),
+                           a["parse"].numpy())
+    inner, far = ndimage.binary_erosion(person, iterations=3), ndimage.binary_erosion(~person, iterations=3)
+    assert far.sum() > 1000 and inner.sum() > 1000
+    assert torch.allclose(b["person"][:, inner], a["person"][:, inner], atol=1e-6)  # the person as they were
+    assert torch.allclose(b["person"][:, far], to_tensor(np.array([[_Wall.colour]], np.uint8))[:, 0], atol=0.01)
+    kept = ~b["agnostic_mask"][0].bool() & torch.from_numpy(far)
+    assert torch.equal(b["agnostic"][:, kept], b["person"][:, kept])  # the model reads the new street
+    assert torch.equal(b["parse"], a["parse"])
+    with pytest.raises(TryOnError, match="backgrounds"):
+        TryOnDataset(synth_viton, "train", augment=Augment(street=0.5))
 
 
 def test_missing_file_named_by_pairs_line(synth_viton, tmp_path):

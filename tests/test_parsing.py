@@ -1,5 +1,6 @@
 """Reading real photos: the CCP reader, the parser's training samples, its partial-label loss, the background gate,
 full-body framing, and the garment segmenter's samples and cut-out."""
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -428,3 +429,23 @@ def test_a_parser_reads_photos_at_the_size_it_was_trained_at():
     # a parser of another size cuts the photo itself: crops at the models' size are no use to it
     assert np.array_equal(parse_photos(parser, [photo], [box], 256, 192, crops=[flat]), larger[:1])
     assert (larger[0] != labels[0]).any()  # a different view of the photo
+
+
+def test_the_street_option_draws_the_streets_of_ccp_train_photos_only(fake_ccp, tmp_path):
+    from tryon.training.config import TrainConfig
+    from tryon.training.trainer import street_backgrounds
+
+    assert street_backgrounds(TrainConfig(stage="generator")) is None
+    with pytest.raises(TryOnError, match="ccp"):
+        street_backgrounds(TrainConfig(stage="generator", street=0.5))
+    wide = tmp_path / "wide"  # the person in the middle of a photo wide enough for a street strip on each side
+    shutil.copytree(fake_ccp, wide)
+    for photo in sorted((wide / "photos").glob("*.jpg")):
+        rgb = np.asarray(Image.open(photo))
+        Image.fromarray(np.pad(rgb, ((0, 0), (100, 100), (0, 0)), constant_values=60)).save(photo)
+        labels = wide / "labels" / f"{photo.stem}.png"
+        Image.fromarray(np.pad(np.asarray(Image.open(labels)), ((0, 0), (100, 100)))).save(labels)
+    backgrounds = street_backgrounds(TrainConfig(stage="generator", street=0.5, ccp=str(wide)))
+    assert sorted({p.stem for p, _ in backgrounds.photos}) == ["0001", "0002"]  # 0009 and 0018 are val photos
+    assert len(backgrounds.photos) == 4
+    assert backgrounds.draw(np.random.default_rng(0), 48, 64).shape == (64, 48, 3)

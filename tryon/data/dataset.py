@@ -8,14 +8,18 @@ A sample (dict) holds, at `height` x `width`:
                                                        (heatmaps: tryon.preprocess.person.pose_heatmaps)
   name, category (str), paired (bool)
 The agnostic person is built by tryon.preprocess.person, as the pipeline builds it from a raw photo.
+With `Augment.street` and `backgrounds`, a share of the persons photographed on a plain backdrop is laid over a
+street photo (`studio_person`: the studio's wall made a city's), so the models read busy backgrounds around the
+person, as on shoppers' photos.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
+from scipy import ndimage
 
-from tryon.data.labels import JOINT_FLIP, PARSE_FLIP, PARSE_LUTS, SOURCE_NUM_LABELS
+from tryon.data.labels import JOINT_FLIP, PARSE_FLIP, PARSE_LUTS, SOURCE_NUM_LABELS, P
 from tryon.data.layouts import Pair, read_dataset, read_pose
 from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess.garment import garment_mask, print_region
@@ -30,6 +34,7 @@ class Augment:
     flip: float = 0.5  # probability of a horizontal flip (labels and joints swap left/right)
     jitter: float = 0.1  # colour jitter strength (brightness/contrast/saturation, +-jitter), same on person and garment
     grow_agnostic: float = 0.0  # bottoms and dresses: grow the agnostic region by up to this share of the height
+    street: float = 0.0  # probability of laying the person over a background photo (the dataset's `backgrounds`)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -44,6 +49,34 @@ def _jitter(rgb: np.ndarray, b: float, c: float, s: float) -> np.ndarray:
     grey = x @ np.full(3, 1 / 3, np.float32)
     offset = (b * c * (1 - s)) * grey + (b * float(x.mean()) * (1 - c) + 0.5)
     return np.clip((b * c * s) * x + offset[..., None], 0, 255).astype(np.uint8)
+
+
+PLAIN_LEVELS = 30  # a pixel within this many levels (each channel) of a backdrop's median colour is the backdrop
+PLAIN_SHARE = 0.9  # of the parse's background pixels, for a backdrop to count as plain
+
+
+def studio_person(rgb: np.ndarray, parse: np.ndarray) -> np.ndarray | None:
+    """Bool [H, W]: the person in a photo taken on a plain backdrop (a studio's: PLAIN_SHARE of the pixels the parse
+    calls background within PLAIN_LEVELS of their median colour), or None for any other photo (a street's).
+
+    The person is what the parse labels, and whatever it leaves unlabelled that is not the backdrop's colour (VITON's
+    parse maps miss necks and parts of skirts), without specks and holes."""
+    wall = parse == P["background"]
+    if wall.sum() < 0.05 * wall.size:
+        return None
+    colour = np.median(rgb[wall], axis=0)
+    off = np.abs(rgb.astype(np.float32) - colour).max(-1) > PLAIN_LEVELS
+    if (off & wall).sum() > (1 - PLAIN_SHARE) * wall.sum():
+        return None
+    return ndimage.binary_fill_holes(ndimage.binary_opening(~wall | off, iterations=2) | ~wall)
+
+
+def lay_over(rgb: np.ndarray, person: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """[H, W, 3] uint8 photo -> the same person (`person`, bool [H, W]: their pixels) over `background`
+    ([H, W, 3] uint8), the cut-out's edge feathered by about a pixel."""
+    a = np.asarray(Image.fromarray((person * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7)),
+                   np.float32)[..., None] / 255
+    return np.clip(rgb.astype(np.float32) * a + background.astype(np.float32) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
 
 
 CLOTH_MASKS = ("dataset", "computed")
@@ -64,10 +97,12 @@ class TryOnDataset(torch.utils.data.Dataset):
     of its photo with tryon.preprocess.garment.garment_mask, as the pipeline does at inference.
     Augmentation randomness comes from `seed`, the epoch and the index: index the dataset with (index, epoch)
     (as the training sampler does) for a fresh draw each epoch that replays exactly on resume.
+    `backgrounds` (e.g. tryon.data.parsing.Backgrounds: anything with draw(rng, width, height) -> [H, W, 3] uint8)
+    are the photos `augment.street` lays persons over.
     """
 
     def __init__(self, root=None, split="train", mode="paired", *, layout=None, pairs=None, height=256, width=192,
-                 augment: Augment | None = None, seed: int = 0, cloth_masks: str = "dataset"):
+                 augment: Augment | None = None, seed: int = 0, cloth_masks: str = "dataset", backgrounds=None):
         if (root is None) == (pairs is None):
             raise TryOnError("give a dataset folder or a list of pairs (one of the two)")
         self.cloth_masks = check_cloth_masks(cloth_masks)
@@ -75,6 +110,9 @@ class TryOnDataset(torch.utils.data.Dataset):
         self.height, self.width = height, width
         self.augment = augment
         self.seed = seed
+        if augment is not None and augment.street > 0 and backgrounds is None:
+            raise TryOnError("Augment.street lays persons over background photos: give the dataset `backgrounds`")
+        self.backgrounds = backgrounds
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -133,6 +171,10 @@ class TryOnDataset(torch.utils.data.Dataset):
             s["person"] = _jitter(s["person"], b, c, sat)
             s["cloth"] = _jitter(s["cloth"], b, c, sat)
             s["cloth"][~s["cloth_mask"]] = 255  # the garment stays on pure white
+        if a.street > 0 and rng.random() < a.street:
+            person = studio_person(s["person"], s["parse"])
+            if person is not None:  # a street photo keeps its street
+                s["person"] = lay_over(s["person"], person, self.backgrounds.draw(rng, self.width, self.height))
         return s
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:

@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from tryon.data.ccp import CCPPhoto, load_ccp
-from tryon.data.dataset import _jitter, to_tensor
+from tryon.data.dataset import _jitter, lay_over, to_tensor
 from tryon.data.labels import IGNORE, PARSE_FLIP, PARSE_LUTS, P
 from tryon.data.layouts import Pair
 from tryon.errors import DatasetError, TryOnError
@@ -179,12 +179,8 @@ class ParserDataset(torch.utils.data.Dataset):
         cy = self.height - h / 2
         box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
         warped, parse = warp_to_box(rgb, parse, box, angle, self.width, self.height, P["background"])
-        # the cut-out's edge: the parse's person pixels, feathered by a pixel, off the edge-repeat padding
-        a = np.asarray(Image.fromarray(((parse != P["background"]) * 255).astype(np.uint8))
-                       .filter(ImageFilter.GaussianBlur(0.7)), np.float32)[..., None] / 255
-        background = self.backgrounds.draw(rng, self.width, self.height).astype(np.float32)
-        out = warped.astype(np.float32) * a + background * (1 - a)
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8), parse
+        # the cut-out's edge: the parse's person pixels, off the edge-repeat padding
+        return lay_over(warped, parse != P["background"], self.backgrounds.draw(rng, self.width, self.height)), parse
 
     def _ccp(self, item: CCPPhoto, rng) -> tuple[np.ndarray, np.ndarray]:
         rgb, labels = load_ccp(item)

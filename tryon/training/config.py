@@ -44,9 +44,11 @@ class TrainConfig:
     warp_model: str | None = None  # generator stage: the trained warp (a model folder or a pipeline folder)
     pose_layout: str = ""  # generator stage: categories laid out by the pose, as the pipeline lays them ("lower,dress")
     grow_agnostic: float = 0.0  # bottoms and dresses: grow the agnostic region up to this share of the height
+    street: float = 0.0  # warp and generator stages: the share of persons laid over the streets beside CCP's (`ccp`)
     parser_channels: int = 32
     parser_backbone: str = "unet"  # parser and garment stages: unet (from scratch) | efficientnet_lite0 (ImageNet)
-    ccp: str = ""  # parser and garment stages: a CCP folder whose train split joins the data (val split validates)
+    ccp: str = ""  # parser and garment stages: a CCP folder whose train split joins the data (val split validates);
+    #                warp and generator stages with `street`: the CCP folder whose train photos' streets are used
     backgrounds: str = ""  # parser stage: a folder of photos without people to lay the dataset's persons over
     ccp_repeat: int = 1  # parser stage: how many times each CCP photo counts per epoch (it has fewer photos)
     viton_studio: float = 0.2  # parser stage: the share of the dataset's persons kept on their studio background

@@ -100,6 +100,16 @@ def garment_datasets(cfg: TrainConfig):
     return train, torch.utils.data.Subset(val, np.random.default_rng(0).permutation(len(val))[:cfg.val_samples])
 
 
+def street_backgrounds(cfg: TrainConfig) -> Backgrounds | None:
+    """The warp's and generator's street photos (`cfg.street` > 0): the strips beside the persons of `cfg.ccp`'s
+    train split. None when `cfg.street` is 0."""
+    if cfg.street <= 0:
+        return None
+    if not cfg.ccp:
+        raise TryOnError("street > 0 lays persons over the streets of CCP photos: set ccp to a CCP folder")
+    return Backgrounds(ccp_background_strips(read_ccp(cfg.ccp, "train")))
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, dataset=None, val_dataset=None):
         if cfg.mixed_precision == "bf16" and not torch.cuda.is_available() and cpu_bf16_is_emulated():
@@ -120,8 +130,9 @@ class Trainer:
             if cfg.extra_data:  # e.g. street tops (prepare-ccp --categories upper) beside VITON's studio ones
                 pairs += read_dataset(cfg.extra_data, "train", "paired") * cfg.extra_repeat
             dataset = TryOnDataset(pairs=pairs, height=cfg.height, width=cfg.width,
-                                   augment=Augment(grow_agnostic=cfg.grow_agnostic) if cfg.augment else None,
-                                   seed=cfg.seed, cloth_masks=cfg.cloth_masks)
+                                   augment=Augment(grow_agnostic=cfg.grow_agnostic, street=cfg.street)
+                                   if cfg.augment else None, seed=cfg.seed, cloth_masks=cfg.cloth_masks,
+                                   backgrounds=street_backgrounds(cfg))
         self.dataset = dataset
         self.val_dataset = val_dataset if val_dataset is not None else self._val_dataset()
         self.stage = STAGES[cfg.stage](cfg, self.acc)
