@@ -3,11 +3,10 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from tryon.cli import main as cli
 from tryon.data import Augment, TryOnDataset, detect_layout, read_dataset
-from scipy import ndimage
-
 from tryon.data.dataset import studio_person, to_tensor
 from tryon.data.labels import J, PARSE_FLIP, P
 from tryon.data.layouts import read_pose

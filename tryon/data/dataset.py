@@ -34,7 +34,7 @@ class Augment:
     flip: float = 0.5  # probability of a horizontal flip (labels and joints swap left/right)
     jitter: float = 0.1  # colour jitter strength (brightness/contrast/saturation, +-jitter), same on person and garment
     grow_agnostic: float = 0.0  # bottoms and dresses: grow the agnostic region by up to this share of the height
-    street: float = 0.0  # probability of laying the person over a background photo (the dataset's `backgrounds`)
+    street: float = 0.0  # probability of laying a person on a plain backdrop over one of the dataset's `backgrounds`
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
