@@ -152,3 +152,67 @@ def test_no_fringe_where_the_new_garment_meets_the_background(tiny_pipeline_dir,
     assert edge.sum() > 200
     outside = y[on_background][(y[on_background] < lo - 6) | (y[on_background] > hi + 6)]
     assert outside.size <= 0.01 * edge.sum(), f"{outside.size} pixels outside [{lo}, {hi}] ({edge.sum()} at the edge)"
+
+
+def test_the_new_garments_edge_is_as_sharp_as_its_photo_at_four_times_the_model_size(tiny_pipeline_dir, monkeypatch):
+    """A flat garment narrower than the torso, and a generator that renders a blur of it on grey, as an upsampled
+    render is: where the garment's edge lies inside the repainted region (off arms, face and hair) the try-on goes
+    from the garment's colour to the grey within a pixel or two; pasting the upsampled render there (the path
+    without `_sharp_edge`) leaves a band many pixels wide."""
+    import tryon.pipeline as tp
+    from tryon.data.labels import P
+
+    pipe = TryOnPipeline.from_pretrained(tiny_pipeline_dir)
+    photo, _ = _drawn(pipe, monkeypatch, scale=1.7)
+    colour, grey = np.uint8([150, 40, 40]), 200.0
+
+    garment = np.full((1024, 768, 3), 255, np.uint8)
+    garment[200:900, 320:470] = colour  # narrower than the torso: its sides lie in the repainted region
+    framed = pipe.frame(photo, Image.fromarray(garment))
+    batch = pipe.represent([framed], ["upper"])
+    fill = torch.full((1, 3, 1, 1), grey / 127.5 - 1)
+
+    def blurred(batch, warped, warped_mask):  # the garment on grey, blurred over 7 model pixels; mask 0
+        rendered = torch.nn.functional.avg_pool2d(warped * warped_mask + fill * (1 - warped_mask), 7, 1, 3,
+                                                  count_include_pad=False)
+        return GeneratorOutput(rendered, rendered, torch.zeros_like(warped_mask))
+
+    monkeypatch.setattr(pipe, "generate", blurred)
+    result = pipe.render(batch, mirror_average=False)
+    size = framing.render_size(framed.box, pipe.size)
+    assert size[0] >= 3.5 * pipe.size[0]
+    parse = batch["parse"][0].numpy()
+    lands = result.warped_mask[0, 0].numpy() > 0.5
+    edge = lands ^ ndimage.binary_erosion(lands)
+    keep_off = ndimage.binary_dilation(np.isin(parse, [P["left_arm"], P["right_arm"], P["face"], P["hair"]]),
+                                       iterations=6)
+    near = ndimage.binary_dilation(edge, iterations=5) & ~keep_off
+    near &= ndimage.binary_erosion(batch["agnostic_mask"][0, 0].numpy() > 0.5, iterations=8)
+    up = lambda m: np.asarray(Image.fromarray(m).resize(size[::-1], Image.NEAREST))
+    near, edge = up(near), up(edge & near)
+    assert edge.sum() > 300
+
+    def band_width():
+        y = pipe.compose(batch, result)[0].image.astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+        lo, hi = float(colour @ np.float32([0.299, 0.587, 0.114])), grey
+        between = (y > lo + 0.2 * (hi - lo)) & (y < hi - 0.2 * (hi - lo))
+        return (between & near).sum() / (edge.sum() / (size[0] / pipe.size[0]))  # pixels across, per edge pixel
+
+    sharp = band_width()
+    monkeypatch.setattr(tp, "_sharp_edge", lambda image, *args: (image, torch.zeros_like(image[:, :1])))
+    blurred_band = band_width()
+    assert sharp < 3.0, sharp
+    assert blurred_band > 2 * sharp and blurred_band > 6.0, (sharp, blurred_band)
+
+
+def test_specks_and_crumbs_of_the_silhouette_are_taken_off():
+    from tryon.pipeline import _main_parts
+
+    mask = np.zeros((200, 150), bool)
+    mask[40:160, 30:120] = True  # the garment
+    mask[10:13, 10:13] = True  # a speck
+    mask[170:190, 5:9] = True  # a crumb of the cut-out, 4 pixels wide
+    kept = _main_parts(mask, 3)
+    assert kept[45:155, 35:115].all() and kept[40, 30] and kept[159, 119]  # the garment whole, corners included
+    assert not kept[10:13, 10:13].any() and not kept[170:190, 5:9].any()
+    assert not (kept & ~mask).any()
