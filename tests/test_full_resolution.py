@@ -216,3 +216,51 @@ def test_specks_and_crumbs_of_the_silhouette_are_taken_off():
     assert kept[45:155, 35:115].all() and kept[40, 30] and kept[159, 119]  # the garment whole, corners included
     assert not kept[10:13, 10:13].any() and not kept[170:190, 5:9].any()
     assert not (kept & ~mask).any()
+
+
+def test_a_print_shows_the_garments_own_pixels_where_the_crop_is_large(tiny_pipeline_dir, monkeypatch):
+    """Lettering the two mirror passes lay 3 pixels apart, under a generator that leaves it to its blurred render
+    (composition mask 0): in a crop four times the models' size the letters are the garment's own (no glow of the
+    render's blur around them); with the render's share kept as at the models' size they are far from it."""
+    import dataclasses
+
+    import tryon.pipeline as tp
+    from tryon.data.synthetic import make_text_garment
+
+    pipe = TryOnPipeline.from_pretrained(tiny_pipeline_dir)
+    photo, _ = _drawn(pipe, monkeypatch, scale=1.7)
+    garment, _ = make_text_garment(np.random.default_rng(0), (1024, 768), "FILA 95")
+    framed = pipe.frame(photo, Image.fromarray(garment.image))
+    batch = pipe.represent([framed], ["upper"])
+    assert batch["prints"][0].sum() > 100
+    warp_full, direct = pipe.warp_full, {}
+
+    def aside(*args, mirrored=False, **kwargs):
+        warped, mask = warp_full(*args, mirrored=mirrored, **kwargs)
+        if not mirrored:
+            direct["rgb"] = warped
+        return (torch.roll(warped, 3, dims=-1) if mirrored else warped), mask
+
+    def blur(batch, warped, warped_mask):
+        rendered = torch.nn.functional.avg_pool2d(warped, 7, 1, 3, count_include_pad=False)
+        return GeneratorOutput(rendered, rendered, torch.zeros_like(warped_mask))
+
+    monkeypatch.setattr(pipe, "warp_full", aside)
+    monkeypatch.setattr(pipe, "generate", blur)
+    result = pipe.render(batch)
+    zero = torch.zeros(1, 2, pipe.size[0] // 2, pipe.size[1] // 2)  # the tiny warp has no flow refiners: a zero
+    result = dataclasses.replace(result, flow=zero, mirrored=result.mirrored._replace(flow=zero))  # flow lays alike
+    size = framing.render_size(framed.box, pipe.size)
+    on_print = np.asarray(Image.fromarray(batch["prints"][0, 0].numpy() > 0.5).resize(size[::-1], Image.NEAREST))
+    on_print = ndimage.binary_erosion(on_print, iterations=8)
+    assert on_print.sum() > 2000
+
+    def off_the_garment():
+        image = pipe.compose(batch, result)[0].image.astype(np.float32)
+        own = ((direct["rgb"][0].permute(1, 2, 0).numpy() + 1) * 127.5)
+        return float(np.abs(image - own).mean(-1)[on_print].mean())
+
+    large = off_the_garment()
+    monkeypatch.setattr(tp, "EDGE_BLUR", 0)  # the render's share on a print as near the models' size
+    as_at_model_size = off_the_garment()
+    assert large < 10.0 and as_at_model_size > 2.5 * large, (large, as_at_model_size)

@@ -602,8 +602,9 @@ class TryOnPipeline(DiffusionPipeline):
         upsampled, blend the garment in. The mask is raised towards 1 where the warped garment lies whole
         (tryon.preprocess.person.garment_interior) and the two passes lay the same pixels there (within AGREE
         levels; one pass alone is trusted; on a print, which `lay_prints` laid alike in both, at least PRINT_TRUST
-        of the way whatever the gap), so the garment's own pixels show, and it is multiplied by the warped
-        garment's own mask, so nothing past its edge comes from the garment frame. The render is first rid of the
+        of the way whatever the gap, and all the way where the crop is large enough for the garment's edge to be
+        sharpened, below: letters without the render's glow), so the garment's own pixels show, and it is
+        multiplied by the warped garment's own mask, so nothing past its edge comes from the garment frame. The render is first rid of the
         generator's checkerboard (`_dechecker`). The garment's detail finer than DETAIL_SIGMA of the models' pixels
         is the direct pass's own, never the two passes' average (which ghosts it where they disagree) nor the
         render's blur: where the garment shows through the mask it replaces the average's, and where the render
@@ -634,6 +635,11 @@ class TryOnPipeline(DiffusionPipeline):
             interior = ndimage.gaussian_filter(garment_interior(parse, lands, grow).astype(np.float32), grow / 2)
             interior = up(torch.from_numpy(interior)[None, None], "bilinear")
             trust, direct, direct_mask = interior, warped, warped_mask
+            # photo pixels the upsampled render's blur adds to its edges and a print's letters; from one more, faded
+            # in over the second, the garment's own pixels take over there (near the models' size the render hedges
+            # better over a silhouette or print the warp places a few pixels off)
+            excess = EDGE_BLUR * (size[0] / self.size[0] - 1)
+            own = float(np.clip(excess - 1, 0, 1))
             if result.mirrored is not None:
                 other = result.mirrored
                 other_warp, other_mask = self.warp_full(f, matcher, other.control_points[i:i + 1],
@@ -648,7 +654,8 @@ class TryOnPipeline(DiffusionPipeline):
                         result.control_points[i:i + 1], result.flow[i:i + 1], *self.size), fill=0.0)
                     on_print = up(on_print, "bilinear").clamp(0, 1)
                     trust = torch.maximum(trust, interior * on_print)
-                    agree = agree * (1 - PRINT_TRUST * on_print) + PRINT_TRUST * on_print
+                    print_trust = PRINT_TRUST + (1 - PRINT_TRUST) * own
+                    agree = agree * (1 - print_trust * on_print) + print_trust * on_print
                 interior = interior * agree
                 warped, warped_mask = (warped + other_warp) / 2, (warped_mask + other_mask) / 2
             alpha = torch.maximum(up(result.composition_mask[i:i + 1], "bilinear"), interior).clamp(0, 1) * warped_mask
@@ -663,15 +670,13 @@ class TryOnPipeline(DiffusionPipeline):
             shown = up(torch.from_numpy(shown_region(parse, agnostic, batch["category"][i],
                                                      bool(result.laid_by_pose[i])))[None, None], "bilinear")
             paste_mask = torch.maximum(up(torch.from_numpy(old)[None, None], "bilinear"), warped_mask * shown)
-            excess = EDGE_BLUR * (size[0] / self.size[0] - 1)  # photo pixels the upsampled render's blur adds
-            if excess > 1:  # faded in over the second pixel: near the models' size the render's edge is the truer
+            if own > 0:
                 photo = to_tensor(np.asarray(f.photo.crop(f.box).convert("RGB").resize(size[::-1], Image.BILINEAR)))
                 in_photo = np.asarray(Image.new("L", f.photo.size, 255).crop(f.box).resize(size[::-1])) > 0
                 seen = torch.where(torch.from_numpy(in_photo), image * paste_mask + photo * (1 - paste_mask), image)
                 in_front = up(torch.from_numpy(framing.soft_mask(np.isin(parse, IN_FRONT_LABELS), grow))[None, None],
                               "bilinear")
-                image, edge = _sharp_edge(image, direct, direct_mask, seen, in_front, size[0] / self.size[0],
-                                          min(1.0, excess - 1))
+                image, edge = _sharp_edge(image, direct, direct_mask, seen, in_front, size[0] / self.size[0], own)
                 paste_mask = torch.maximum(paste_mask, edge * shown)
             out.append(Composite(image=_image(image[0]), paste_mask=paste_mask[0, 0].clamp(0, 1).numpy()))
         return out
