@@ -225,12 +225,12 @@ def _sharp_edge(image: torch.Tensor, direct: torch.Tensor, direct_mask: torch.Te
     now shows it, [1, 1, H, W], for the paste mask).
 
     The silhouette is the direct pass's warped garment mask `direct_mask` (specks and cut-out crumbs taken off,
-    `_main_parts`). Within it, the band the model-size `interior` leaves to the render takes the direct pass's
-    warped garment `direct`, its outermost pixels carried in from a little further inside (no fringe of the
-    garment photo's own background). Outside it, for EDGE_BLUR model pixels (how far the render smears the garment
-    into its surroundings), what the try-on shows beyond that band (`seen`: the image where it is pasted, the photo
-    elsewhere) is carried up to the edge. Nothing changes near an arm, the face or hair that may lie over the
-    garment (`in_front`, soft), where the render draws them. `strength` in [0, 1] blends the result over `image`."""
+    `_main_parts`). Within it, as far in as the render's smear reaches (1.5 EDGE_BLUR model pixels, faded), the direct
+    pass's warped garment `direct`, its outermost pixels carried in from a little further inside (no fringe of the
+    garment photo's own background). Outside it, for EDGE_BLUR model pixels (how far the render smears the garment into
+    its surroundings), what the try-on shows beyond that band (`seen`: the image where it is pasted, the photo
+    elsewhere) is carried up to the edge. Nothing changes near an arm, the face or hair that may lie over the garment
+    (`in_front`, soft), where the render draws them. `strength` in [0, 1] blends the result over `image`."""
     sil = ((_blur(direct_mask, 0.5 * scale) - 0.5) / 0.3 + 0.5).clamp(0, 1)  # smooth, about 1.5 pixels wide
     on = _main_parts(sil[0, 0].numpy() > 0.5, round(scale))
     sil = sil * torch.from_numpy(on)[None, None].float()
@@ -596,31 +596,30 @@ class TryOnPipeline(DiffusionPipeline):
     def compose(self, batch: dict, result: Render) -> list[Composite]:
         """The try-on of each person crop at its own size in the photo (framing.render_size), with its paste mask.
 
-        The warp's grid, evaluated at that size (`warp_full`), samples the garment's full-resolution frame; under
-        mirror averaging the mirrored pass's warp does too and the two warped garments are averaged, as the
-        model-size try-ons are (sharp where the passes agree). The generator's render and composition mask,
-        upsampled, blend the garment in. The mask is raised towards 1 where the warped garment lies whole
-        (tryon.preprocess.person.garment_interior) and the two passes lay the same pixels there (within AGREE
-        levels; one pass alone is trusted; on a print, which `lay_prints` laid alike in both, at least PRINT_TRUST
-        of the way whatever the gap, and all the way where the crop is large enough for the garment's edge to be
-        sharpened, below: letters without the render's glow), so the garment's own pixels show, and it is
-        multiplied by the warped garment's own mask, so nothing past its edge comes from the garment frame. The render is first rid of the
-        generator's checkerboard (`_dechecker`). The garment's detail finer than DETAIL_SIGMA of the models' pixels
-        is the direct pass's own, never the two passes' average (which ghosts it where they disagree) nor the
-        render's blur: where the garment shows through the mask it replaces the average's, and where the render
-        shows it is added to the render as far as the garment's pixels are trusted there (where it lies whole and
-        the passes agree, or on a print). The paste mask is the old
-        garment's region (as `paste` makes it, at model size, upsampled) and the new garment's own silhouette at
-        this size, where it may show (tryon.preprocess.person.shown_region: within the agnostic region, or for a
-        garment laid out by the pose a little past it, never over what the category keeps): the photo keeps its
-        pixels up to the new garment's edge wherever the old garment was not, with no band of the generator's blur
-        around it. For a top, where the crop is larger than the models' size, so that the upsampled render smears
-        the new garment's edge more than a pixel wider than at that size (from 1.25 times it, fully from 1.5), the
-        edge is made as sharp as the garment photo's (`_sharp_edge`): the garment's own pixels up to its silhouette, what
-        lies around it carried up to the edge, instead of a halo of the garment's colour on the street and of the
-        street's on the garment; the paste mask takes that silhouette in. Near the models' size the render's edge
-        stays: it follows the body better than the warped garment's silhouette (VITON test garment PSNR 0.5 dB
-        lower with the sharp edge there), and so it does for bottoms and dresses at any size.
+        The warp's grid, evaluated at that size (`warp_full`), samples the garment's full-resolution frame; under mirror
+        averaging the mirrored pass's warp does too and the two warped garments are averaged, as the model-size try-ons
+        are (sharp where the passes agree). The generator's render and composition mask, upsampled, blend the garment
+        in. The mask is raised towards 1 where the warped garment lies whole (tryon.preprocess.person.garment_interior)
+        and the two passes lay the same pixels there (within AGREE levels; one pass alone is trusted; on a print, which
+        `lay_prints` laid alike in both, at least PRINT_TRUST of the way whatever the gap, and all the way where the
+        crop is large enough for the garment's edge to be sharpened, below: letters without the render's glow), so the
+        garment's own pixels show, and it is multiplied by the warped garment's own mask, so nothing past its edge comes
+        from the garment frame. The render is first rid of the generator's checkerboard (`_dechecker`). The garment's
+        detail finer than DETAIL_SIGMA of the models' pixels is the direct pass's own, never the two passes' average
+        (which ghosts it where they disagree) nor the render's blur: where the garment shows through the mask it
+        replaces the average's, and where the render shows it is added to the render as far as the garment's pixels are
+        trusted there (where it lies whole and the passes agree, or on a print). The paste mask is the old garment's
+        region (as `paste` makes it, at model size, upsampled) and the new garment's own silhouette at this size, where
+        it may show (tryon.preprocess.person.shown_region: within the agnostic region, or for a garment laid out by the
+        pose a little past it, never over what the category keeps): the photo keeps its pixels up to the new garment's
+        edge wherever the old garment was not, with no band of the generator's blur around it. For a top, where the crop
+        is larger than the models' size, so that the upsampled render smears the new garment's edge more than a pixel
+        wider than at that size (from 1.25 times it, fully from 1.5), the edge is made as sharp as the garment photo's
+        (`_sharp_edge`): the garment's own pixels up to its silhouette, what lies around it carried up to the edge,
+        instead of a halo of the garment's colour on the street and of the street's on the garment; the paste mask takes
+        that silhouette in. Near the models' size the render's edge stays: it follows the body better than the warped
+        garment's silhouette (VITON test garment PSNR 0.5 dB lower with the sharp edge there), and so it does for
+        bottoms and dresses at any size.
         """
         out = []
         grow = max(1, self.size[0] // 128)
@@ -673,7 +672,8 @@ class TryOnPipeline(DiffusionPipeline):
             paste_mask = torch.maximum(up(torch.from_numpy(old)[None, None], "bilinear"), warped_mask * shown)
             if own > 0:
                 photo = to_tensor(np.asarray(f.photo.crop(f.box).convert("RGB").resize(size[::-1], Image.BILINEAR)))
-                in_photo = np.asarray(Image.new("L", f.photo.size, 255).crop(f.box).resize(size[::-1])) > 0
+                in_photo = Image.new("L", f.photo.size, 255).crop(f.box).resize(size[::-1], Image.NEAREST)
+                in_photo = np.asarray(in_photo) > 0
                 seen = torch.where(torch.from_numpy(in_photo), image * paste_mask + photo * (1 - paste_mask), image)
                 in_front = up(torch.from_numpy(framing.soft_mask(np.isin(parse, IN_FRONT_LABELS), grow))[None, None],
                               "bilinear")
