@@ -237,28 +237,30 @@ def _sharp_edge(image: torch.Tensor, direct: torch.Tensor, direct_mask: torch.Te
     if not on.any():
         return image, torch.zeros_like(sil)
     d = max(1, round(EDGE_BLUR * scale))
-    rows, cols = np.flatnonzero(on.any(1)), np.flatnonzero(on.any(0))  # work where the edge's reach lies
-    y0, y1 = max(0, rows[0] - 2 * d), min(on.shape[0], rows[-1] + 2 * d + 1)
-    x0, x1 = max(0, cols[0] - 2 * d), min(on.shape[1], cols[-1] + 2 * d + 1)
+    top, bottom, left, right = framing._extent(on)  # work where the edge's reach lies
+    y0, y1 = max(0, top - 2 * d), min(on.shape[0], bottom + 2 * d)
+    x0, x1 = max(0, left - 2 * d), min(on.shape[1], right + 2 * d)
     box = lambda t: t[..., y0:y1, x0:x1]
     on, sil, image_in, direct, seen, in_front = on[y0:y1, x0:x1], *map(box, (sil, image, direct, seen, in_front))
     as_map = lambda a: torch.from_numpy(np.asarray(a, np.float32))[None, None]
     depth = ndimage.distance_transform_edt(on)  # pixels in from the silhouette's edge (0 outside)
-    near = ndimage.distance_transform_edt(~on) <= d
-    nearest = ndimage.distance_transform_edt(near, return_distances=False, return_indices=True)
-    far = as_map(~near)  # more than d pixels out; `nearest`: for each pixel, the nearest such one
+    far = ndimage.distance_transform_edt(~on) > d  # beyond the render's smear
     deep = as_map(np.clip(depth / d - 0.5, 0, 1))  # the render's blur does not reach: from 1.5 d in
     band = as_map(np.clip(depth - 1, 0, 1)) * (1 - deep)
     inside = image_in * (1 - band) + band * direct
-    core = as_map(depth > 2)
-    inside = core * inside + (1 - core) * _blur(inside * core, 1.5) / _blur(core, 1.5).clamp_min(1e-3)
-    carried = _box(seen[:, :, nearest[0], nearest[1]], max(1, d // 4))  # each pixel near: the nearest one beyond
-    outside = far * seen + (1 - far) * carried
-    zone = _blur((1 - in_front.clamp(0, 1)) * (1 - far), 1) * (1 - deep) * strength
+    inside = torch.where(as_map(depth > 2) > 0, inside, _carried(inside, depth > 2))
+    outside = torch.where(as_map(far) > 0, seen, _box(_carried(seen, far), max(1, d // 4)))
+    zone = _blur((1 - in_front.clamp(0, 1)) * (1 - as_map(far)), 1) * (1 - deep) * strength
     image, edge = image.clone(), torch.zeros_like(image[:, :1])
     image[..., y0:y1, x0:x1] = zone * (sil * inside + (1 - sil) * outside) + (1 - zone) * image_in
     edge[..., y0:y1, x0:x1] = zone * sil
     return image, edge
+
+
+def _carried(t: torch.Tensor, mask: np.ndarray) -> torch.Tensor:
+    """`t` [1, 3, H, W] in [-1, 1] with its pixels off `mask` (bool [H, W]) coloured like the nearest on it
+    (tryon.preprocess.framing.extend_colours); `t` as it is when `mask` has none."""
+    return to_tensor(framing.extend_colours(_image(t[0]), mask))[None] if mask.any() else t
 
 
 def _box(t: torch.Tensor, r: int) -> torch.Tensor:
@@ -671,10 +673,8 @@ class TryOnPipeline(DiffusionPipeline):
                                                      bool(result.laid_by_pose[i])))[None, None], "bilinear")
             paste_mask = torch.maximum(up(torch.from_numpy(old)[None, None], "bilinear"), warped_mask * shown)
             if own > 0:
-                photo = to_tensor(np.asarray(f.photo.crop(f.box).convert("RGB").resize(size[::-1], Image.BILINEAR)))
-                in_photo = Image.new("L", f.photo.size, 255).crop(f.box).resize(size[::-1], Image.NEAREST)
-                in_photo = np.asarray(in_photo) > 0
-                seen = torch.where(torch.from_numpy(in_photo), image * paste_mask + photo * (1 - paste_mask), image)
+                photo = to_tensor(np.asarray(framing.crop(f.photo, f.box, *size)))[None]  # edges repeated past it
+                seen = image * paste_mask + photo * (1 - paste_mask)
                 in_front = up(torch.from_numpy(framing.soft_mask(np.isin(parse, IN_FRONT_LABELS), grow))[None, None],
                               "bilinear")
                 image, edge = _sharp_edge(image, direct, direct_mask, seen, in_front, size[0] / self.size[0], own)
