@@ -448,6 +448,51 @@ def test_growing_the_agnostic_region_reaches_the_surroundings_of_bottoms_and_dre
     assert larger >= 3
 
 
+
+@pytest.mark.parametrize("category", ["lower", "dress"])
+def test_a_longer_old_garment_is_made_up_over_bare_legs_below_the_hem_only(category):
+    from tryon.data.dataset import longer_garment
+    from tryon.data.labels import KEEP_LABELS
+
+    tags = _ccp_labels("skirt")
+    if category == "dress":
+        tags[66:150, 52:108] = TAG["dress"]
+    tags[150:200] = TAG["background"]
+    tags[150:222, 60:100] = TAG["skin"]  # a short skirt or dress (its hem at row 149) over bare legs
+    parse = ccp_pairs.split_skin(PARSE_LUTS["ccp"][tags], STANDING)
+    legs = np.isin(parse, (P["left_leg"], P["right_leg"]))
+    regions = [longer_garment(parse, STANDING, np.random.default_rng(seed), category) for seed in range(8)]
+    for region in regions:
+        assert region is not None
+        assert not region[:147].any()  # the garment keeps its own edges, its hem overlapped by 2 pixels at most
+        assert not region[np.isin(parse, KEEP_LABELS[category])].any()  # shoes (for a bottom the top, arms) stay
+        assert region[150:185][legs[150:185]].mean() > 0.85  # down to halfway between the hem and the ankles at least
+        assert region[150:185][~legs[150:185]].any() or region[150:185].sum() > legs[150:185].sum()  # street too
+    assert len({r.tobytes() for r in regions}) > 4  # skirts and trouser legs of random lengths and widths
+    if category == "lower":
+        jeans = ccp_pairs.split_skin(PARSE_LUTS["ccp"][_ccp_labels()], STANDING)
+        assert longer_garment(jeans, STANDING, np.random.default_rng(0)) is None  # no bare legs to hide
+
+
+def test_the_lengthen_augmentation_repaints_bare_legs_under_bottoms_and_dresses_only(tmp_path):
+    from tryon.data.dataset import Augment
+    from tryon.data.synthetic import make_synthetic_dataset
+
+    data = make_synthetic_dataset(tmp_path / "dc", "dresscode", n_train=6, n_test=1, seed=2)
+    plain = TryOnDataset(data, "train", augment=Augment(flip=0.0, jitter=0.0))
+    longer = TryOnDataset(data, "train", augment=Augment(flip=0.0, jitter=0.0, lengthen=1.0))
+    larger = 0
+    for i, pair in enumerate(plain.pairs):
+        a, b = plain[i], longer[i]
+        before, after = a["agnostic_mask"][0] > 0.5, b["agnostic_mask"][0] > 0.5
+        assert (after | ~before).all()
+        if pair.category == "upper":
+            assert torch.equal(before, after)
+        larger += int(after.sum() > before.sum())
+        assert torch.equal(b["agnostic"][:, ~after], b["person"][:, ~after])  # grey only where it repaints
+    assert larger >= 1  # the synthetic shorts and skirts that show bare legs
+
+
 # the pose layout of trousers, shorts and skirts (tryon.models.pose_warp) -------------------------------------------
 H, W = 256, 192
 # a person framed head to feet at the models' size (adult proportions), legs a little apart

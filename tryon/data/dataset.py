@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
-from tryon.data.labels import JOINT_FLIP, PARSE_FLIP, PARSE_LUTS, SOURCE_NUM_LABELS, P
+from tryon.data.labels import JOINT_FLIP, KEEP_LABELS, PARSE_FLIP, PARSE_LUTS, SOURCE_NUM_LABELS, J, P
 from tryon.data.layouts import Pair, read_dataset, read_pose
 from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess.garment import garment_mask, print_region
@@ -35,6 +35,7 @@ class Augment:
     jitter: float = 0.1  # colour jitter strength (brightness/contrast/saturation, +-jitter), same on person and garment
     grow_agnostic: float = 0.0  # bottoms and dresses: grow the agnostic region by up to this share of the height
     street: float = 0.0  # probability of laying a person on a plain backdrop over one of the dataset's `backgrounds`
+    lengthen: float = 0.0  # bottoms and dresses showing bare legs: probability of repainting them as under a long one
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -77,6 +78,52 @@ def lay_over(rgb: np.ndarray, person: np.ndarray, background: np.ndarray) -> np.
     a = np.asarray(Image.fromarray((person * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7)),
                    np.float32)[..., None] / 255
     return np.clip(rgb.astype(np.float32) * a + background.astype(np.float32) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+
+
+LENGTHEN_MIN_LEGS = 0.1  # of the height: the bare legs below a garment's hem that a longer old garment may have hidden
+
+
+def longer_garment(parse: np.ndarray, pose: np.ndarray, rng: np.random.Generator,
+                   category: str = "lower") -> np.ndarray | None:
+    """Bool [H, W]: a made-up longer old garment below the hem of a bottom or a dress (`category`), over the bare
+    legs and the street around them (a skirt flaring from the hem, or two trouser legs along the hips, knees and
+    ankles), ending between halfway down the bare legs and the ankles; None where the photo shows less than
+    LENGTHEN_MIN_LEGS of bare legs.
+
+    A training augmentation: repainted as part of the agnostic region, it asks the generator to paint legs and
+    street under a shorter new garment (shorts for a maxi skirt), and the warp to keep a dress at its own length,
+    which the paired data never asks for; the region the garment itself fills keeps its own edges, so nothing
+    teaches the generator to thin it."""
+    height, width = parse.shape
+    rows, cols = np.nonzero(parse == P["lower" if category == "lower" else "dress"])
+    if rows.size == 0:
+        return None
+    hem = int(np.percentile(rows, 99))
+    legs = np.isin(parse, (P["left_leg"], P["right_leg"])) & (np.arange(height)[:, None] > hem)
+    ankles = [pose[J[n], 1] for n in ("r_ankle", "l_ankle") if pose[J[n], 2] > 0]
+    bottom = float(np.mean(ankles)) if ankles else float(np.nonzero(legs.any(1))[0].max(initial=hem))
+    if bottom - hem < LENGTHEN_MIN_LEGS * height or legs.sum() < 0.01 * LENGTHEN_MIN_LEGS * height * width:
+        return None
+    end = rng.uniform(hem + 0.5 * (bottom - hem), bottom + 0.03 * height)
+    at_hem = cols[rows >= hem - 0.03 * height]
+    left, right = float(at_hem.min()), float(at_hem.max())
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    if rng.random() < 0.5:  # a skirt: the hem's width, flaring out over the legs
+        leg_cols = np.nonzero(legs.any(0))[0]
+        flare = rng.uniform(0, 0.1) * width
+        draw.polygon([(left, hem - 2), (right, hem - 2), (max(right, leg_cols.max()) + flare, end),
+                      (min(left, leg_cols.min()) - flare, end)], fill=255)
+    else:  # trousers: each leg a tube as wide as half the hem, or wider
+        limb = max(2, round((right - left) / 2 * rng.uniform(0.9, 1.3)))
+        for chain in (("r_hip", "r_knee", "r_ankle"), ("l_hip", "l_knee", "l_ankle")):
+            pts = [(float(pose[J[n], 0]), float(pose[J[n], 1])) for n in chain if pose[J[n], 2] > 0]
+            if len(pts) > 1:
+                draw.line(pts, fill=255, width=limb, joint="curve")
+        canvas.paste(0, (0, 0, width, max(0, hem - 2)))
+    region = np.asarray(canvas) > 0
+    region[int(np.ceil(end)):] = False
+    return region & ~np.isin(parse, KEEP_LABELS[category])
 
 
 CLOTH_MASKS = ("dataset", "computed")
@@ -188,6 +235,11 @@ class TryOnDataset(torch.utils.data.Dataset):
         if self.augment is not None and self.augment.grow_agnostic > 0 and pair.category != "upper":
             grow = rng.uniform(0, self.augment.grow_agnostic) * self.height
             amask = grow_agnostic(amask, s["parse"], pair.category, round(grow))
+        if self.augment is not None and self.augment.lengthen > 0 and pair.category != "upper" \
+                and rng.random() < self.augment.lengthen:
+            longer = longer_garment(s["parse"], s["pose"], rng, pair.category)
+            if longer is not None:
+                amask |= longer
         return {
             "person": to_tensor(s["person"]),
             "cloth": to_tensor(s["cloth"]),

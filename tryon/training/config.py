@@ -44,6 +44,8 @@ class TrainConfig:
     warp_model: str | None = None  # generator stage: the trained warp (a model folder or a pipeline folder)
     pose_layout: str = ""  # generator stage: categories laid out by the pose, as the pipeline lays them ("lower,dress")
     grow_agnostic: float = 0.0  # bottoms and dresses: grow the agnostic region up to this share of the height
+    lengthen: float = 0.0  # warp and generator stages: the share of bottoms and dresses showing bare legs repainted
+    #                        as under a longer garment (tryon.data.dataset.longer_garment)
     street: float = 0.0  # warp and generator stages: the share of persons laid over the streets beside CCP's (`ccp`)
     parser_channels: int = 32
     parser_backbone: str = "unet"  # parser and garment stages: unet (from scratch) | efficientnet_lite0 (ImageNet)
@@ -115,7 +117,7 @@ class TrainConfig:
             raise TryOnError(f"warp_grid_size must be at least 2, not {self.warp_grid_size}")
         for name in ("time_limit_s", "num_workers", "val_every", "lambda_gan", "lambda_l1", "lambda_ssim", "lambda_fm",
                      "lambda_vgg", "lambda_perceptual", "lambda_aligned", "lambda_mask", "lambda_grid", "grow_agnostic",
-                     "lambda_flow", "lambda_print", "warp_flow_channels"):
+                     "lengthen", "lambda_flow", "lambda_print", "warp_flow_channels"):
             if getattr(self, name) < 0:
                 raise TryOnError(f"{name} must be 0 or more, not {getattr(self, name)}")
         for name in ("lr", "lr_d", "aligned_threshold"):

@@ -129,7 +129,8 @@ class Trainer:
             pairs = read_dataset(cfg.data, "train", "paired", cfg.layout)
             if cfg.extra_data:  # e.g. street tops (prepare-ccp --categories upper) beside VITON's studio ones
                 pairs += read_dataset(cfg.extra_data, "train", "paired") * cfg.extra_repeat
-            augment = Augment(grow_agnostic=cfg.grow_agnostic, street=cfg.street) if cfg.augment else None
+            augment = (Augment(grow_agnostic=cfg.grow_agnostic, street=cfg.street, lengthen=cfg.lengthen)
+                       if cfg.augment else None)
             backgrounds = street_backgrounds(cfg) if augment else None  # street draws only in augmentation
             dataset = TryOnDataset(pairs=pairs, height=cfg.height, width=cfg.width, augment=augment, seed=cfg.seed,
                                    cloth_masks=cfg.cloth_masks, backgrounds=backgrounds)
