@@ -588,9 +588,20 @@ def test_a_leaning_garment_is_turned_upright_before_it_is_read():
     assert _covered(laid, 120, 177) >= 0.9 and _covered(laid, 177, 232) >= 0.8
 
 
+def test_knees_hidden_under_a_long_skirt_are_placed_along_the_torso():
+    hidden = FRAMED.copy()
+    hidden[[J["r_knee"], J["l_knee"], J["r_ankle"], J["l_ankle"]], 2] = 0  # mediapipe does not see them
+    shorts = _laid(_trousers(leg_end=105, spread=6), hidden)
+    trousers = _laid(_trousers(), hidden)
+    # each keeps its own length: shorts on the thighs (not stretched down into the long skirt's place), trousers
+    # to the feet; the knees are placed 0.79 torsos (60 pixels) below the hips, at row 167 (the true ones at 177)
+    assert _covered(shorts, 120, 140) >= 0.9 and not shorts[175:].any()
+    assert _covered(trousers, 120, 177) >= 0.9 and trousers[215:].any()
+
+
 def test_without_knees_or_hips_or_sitting_there_is_no_pose_laid_warp():
     no_knees = FRAMED.copy()
-    no_knees[[J["r_knee"], J["l_knee"]], 2] = 0
+    no_knees[[J["r_knee"], J["l_knee"], J["r_shoulder"], J["l_shoulder"]], 2] = 0  # nothing to place them by
     assert pose_grid(no_knees, _trousers()) is None
     no_hip = FRAMED.copy()
     no_hip[J["l_hip"], 2] = 0
