@@ -18,7 +18,7 @@ from tryon.data.parsing import ParserDataset, warp_to_box
 from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess import framing
 from tryon.preprocess.garment import REFINE_KEEP, garment_mask, is_plain_background, refine_cutout, segment_garment
-from tryon.preprocess.parse import crop_person_mask, keep_on_person, parse_photos, shoes_at_feet
+from tryon.preprocess.parse import crop_person_mask, keep_on_person, no_top_below_hips, parse_photos, shoes_at_feet
 from tryon.training.losses import partial_cross_entropy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,6 +198,30 @@ def test_shoes_are_only_where_the_pose_puts_the_feet():
     unseen = pose.copy()
     unseen[[J["r_knee"], J["l_knee"]]] = 0
     assert np.array_equal(shoes_at_feet(labels, unseen), labels)  # nothing to go by
+
+
+
+def test_a_part_of_a_top_well_below_the_hips_is_the_skirt_it_lies_in():
+    labels = np.full((256, 192), P["background"], np.uint8)
+    labels[60:130, 60:130] = P["upper"]  # the top, down to the hips (row 120)
+    labels[130:230, 55:135] = P["lower"]  # a long skirt
+    labels[180:200, 70:90] = P["upper"]  # a patch of it read as a top
+    labels[125:150, 100:110] = P["upper"]  # the top's hem hanging over the skirt, joined to the top
+    pose = np.zeros((len(J), 3), np.float32)
+    pose[J["r_hip"]], pose[J["l_hip"]] = (80, 120, 1), (110, 120, 1)
+    pose[J["r_knee"]], pose[J["l_knee"]] = (80, 175, 1), (110, 175, 1)
+    fixed = no_top_below_hips(labels, pose)
+    assert (fixed[180:200, 70:90] == P["lower"]).all()
+    assert np.array_equal(fixed[:160], labels[:160])  # the top and its hem stay
+    dress = labels.copy()
+    dress[130:230, 55:135][dress[130:230, 55:135] == P["lower"]] = P["dress"]
+    assert (no_top_below_hips(dress, pose)[180:200, 70:90] == P["dress"]).all()
+    coat = labels.copy()
+    coat[120:200, 60:130] = P["upper"]  # a long coat: one part from the shoulders down
+    assert np.array_equal(no_top_below_hips(coat, pose), coat)
+    no_hips = pose.copy()
+    no_hips[J["l_hip"]] = 0
+    assert np.array_equal(no_top_below_hips(labels, no_hips), labels)
 
 
 def test_person_mask_is_cut_like_the_photo():

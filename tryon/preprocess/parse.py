@@ -101,11 +101,39 @@ def shoes_at_feet(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
     return out
 
 
+TOP_BELOW_HIPS = 0.3  # in thighs: a part of a top that starts this far below the hip joints is a bottom's or dress's
+
+
+def no_top_below_hips(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Parse labels [H, W] where each separate part of a top (upper label) that starts TOP_BELOW_HIPS of a thigh or
+    more below the hip joints the pose ([J, 3], the labels' pixels) sees takes the bottom's or dress's label that
+    surrounds it most: a top's hem ends near the hips, and a long coat's lower part hangs from the part above, while
+    the street parser reads patches of a lace or red skirt as a top, which a lower-body try-on then kept. Left as
+    they are without both hips."""
+    hips = [pose[J[n], 1] for n in ("r_hip", "l_hip") if pose[J[n], 2] > 0]
+    if len(hips) < 2:
+        return labels
+    knees = [pose[J[n], 1] for n in ("r_knee", "l_knee") if pose[J[n], 2] > 0]
+    thigh = np.mean(knees) - np.mean(hips) if knees else labels.shape[0] / 6
+    parts, n = ndimage.label(labels == P["upper"])
+    out = labels
+    for k, box in enumerate(ndimage.find_objects(parts), 1):
+        if box[0].start < np.mean(hips) + TOP_BELOW_HIPS * max(thigh, 0.0):
+            continue
+        part = parts == k
+        ring = labels[ndimage.binary_dilation(part, iterations=2) & ~part]
+        counts = [(ring == P[name]).sum() for name in ("lower", "dress")]
+        if max(counts) > 0:
+            out = out.copy() if out is labels else out
+            out[part] = P["lower"] if counts[0] >= counts[1] else P["dress"]
+    return out
+
+
 def keep_on_body(labels: np.ndarray, person: np.ndarray, pose: np.ndarray) -> np.ndarray:
     """Parse labels [H, W] checked against what works on any photo: kept on the person mask `person`
-    (`keep_on_person`), no shoes above the pose's knees (`shoes_at_feet`). The pipeline and evaluate-parser both
-    read a parse so."""
-    return shoes_at_feet(keep_on_person(labels, person), pose)
+    (`keep_on_person`), no shoes above the pose's knees (`shoes_at_feet`), no separate part of a top well below
+    the hips (`no_top_below_hips`). The pipeline and evaluate-parser both read a parse so."""
+    return no_top_below_hips(shoes_at_feet(keep_on_person(labels, person), pose), pose)
 
 
 def skin_by_pose(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
