@@ -597,6 +597,9 @@ def test_knees_hidden_under_a_long_skirt_are_placed_along_the_torso():
     # to the feet; the knees are placed 0.79 torsos (60 pixels) below the hips, at row 167 (the true ones at 177)
     assert _covered(shorts, 120, 140) >= 0.9 and not shorts[175:].any()
     assert _covered(trousers, 120, 177) >= 0.9 and trousers[215:].any()
+    sideways = hidden.copy()
+    sideways[J["r_hip"], 0], sideways[J["l_hip"], 0] = 90, 102  # hips 12 pixels apart under shoulders 44 apart
+    assert pose_grid(sideways, _trousers()) is None  # the learnt warp takes over
 
 
 def test_without_knees_or_hips_or_sitting_there_is_no_pose_laid_warp():

@@ -41,6 +41,7 @@ DRESS_WAIST = 0.6  # a dress's waist, the share of the way from the shoulders to
 MIN_PIXELS = 200
 SHARE = 1.6  # past a leg's edge by this share of its half-width, a pixel reads there (just off the garment)
 THIGH_PER_TORSO = 0.79  # hip to knee, in shoulders-to-hips lengths (CCP train median; 0.71 to 0.88 for 80%)
+FACING = 0.5  # the hip joints' span, in shoulder widths, of a person facing the camera (CCP: 5th percentile 0.50)
 
 
 @dataclass
@@ -204,16 +205,19 @@ class Body:
 
 def read_body(pose: np.ndarray) -> Body | None:
     """The Body of joints `pose` ([J, 3]; unseen joints have confidence 0), or None without both hips and a knee
-    (or, where no knee is seen, both shoulders: a maxi skirt or a long coat hides the knees from mediapipe, and
-    they are placed THIGH_PER_TORSO of the torso below the hips, along the body's axis), or when the thighs do not
-    point down (more than 60 degrees from it: a person sitting or lying)."""
+    (or, where no knee is seen, both shoulders of a person facing the camera, the hips at least FACING of the
+    shoulders apart: a maxi skirt or a long coat hides the knees from mediapipe, and they are placed
+    THIGH_PER_TORSO of the torso below the hips, along the body's axis; a person turned sideways has too narrow a
+    waist for the layout to judge a garment's length by), or when the thighs do not point down (more than 60
+    degrees from it: a person sitting or lying)."""
     hips = [_joint(pose, n) for n in ("r_hip", "l_hip")]
     if any(h is None for h in hips):
         return None
     centre = (hips[0] + hips[1]) / 2
     chains = [[_joint(pose, side + n) for n in ("hip", "knee", "ankle")] for side in ("r_", "l_")]
     shoulders = [_joint(pose, n) for n in ("r_shoulder", "l_shoulder")]
-    if all(knee is None for _, knee, _ in chains) and all(s is not None for s in shoulders):
+    if (all(knee is None for _, knee, _ in chains) and all(s is not None for s in shoulders)
+            and np.hypot(*(hips[1] - hips[0])) >= FACING * np.hypot(*(shoulders[1] - shoulders[0]))):
         axis = centre - (shoulders[0] + shoulders[1]) / 2
         for chain in chains:
             chain[1] = chain[0] + THIGH_PER_TORSO * axis
