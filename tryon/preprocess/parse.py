@@ -115,8 +115,8 @@ def no_top_below_hips(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
         return labels
     knees = [pose[J[n], 1] for n in ("r_knee", "l_knee") if pose[J[n], 2] > 0]
     thigh = np.mean(knees) - np.mean(hips) if knees else labels.shape[0] / 6
-    parts, n = ndimage.label(labels == P["upper"])
-    out = labels
+    parts, _ = ndimage.label(labels == P["upper"])
+    out = labels.copy()
     for k, box in enumerate(ndimage.find_objects(parts), 1):
         if box[0].start < np.mean(hips) + TOP_BELOW_HIPS * max(thigh, 0.0):
             continue
@@ -124,7 +124,6 @@ def no_top_below_hips(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
         ring = labels[ndimage.binary_dilation(part, iterations=2) & ~part]
         counts = [(ring == P[name]).sum() for name in ("lower", "dress")]
         if max(counts) > 0:
-            out = out.copy() if out is labels else out
             out[part] = P["lower"] if counts[0] >= counts[1] else P["dress"]
     return out
 
