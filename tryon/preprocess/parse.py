@@ -120,11 +120,12 @@ def no_top_below_hips(labels: np.ndarray, pose: np.ndarray) -> np.ndarray:
     for k, box in enumerate(ndimage.find_objects(parts), 1):
         if box[0].start < np.mean(hips) + TOP_BELOW_HIPS * max(thigh, 0.0):
             continue
-        part = parts == k
-        ring = labels[ndimage.binary_dilation(part, iterations=2) & ~part]
+        near = tuple(slice(max(0, b.start - 2), b.stop + 2) for b in box)  # the part and 2 pixels around it
+        part = parts[near] == k
+        ring = labels[near][ndimage.binary_dilation(part, iterations=2) & ~part]
         counts = [(ring == P[name]).sum() for name in ("lower", "dress")]
         if max(counts) > 0:
-            out[part] = P["lower"] if counts[0] >= counts[1] else P["dress"]
+            out[near][part] = P["lower"] if counts[0] >= counts[1] else P["dress"]
     return out
 
 
