@@ -19,7 +19,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
-from tryon.data.labels import JOINT_FLIP, KEEP_LABELS, PARSE_FLIP, PARSE_LUTS, SOURCE_NUM_LABELS, J, P
+from tryon.data.labels import (JOINT_FLIP, KEEP_LABELS, PARSE_FLIP, PARSE_LUTS, SKIN_LABELS, SOURCE_NUM_LABELS,
+                               J, P)
 from tryon.data.layouts import Pair, read_dataset, read_pose
 from tryon.errors import DatasetError, TryOnError
 from tryon.preprocess.garment import garment_mask, print_region
@@ -99,7 +100,7 @@ def longer_garment(parse: np.ndarray, pose: np.ndarray, rng: np.random.Generator
     if rows.size == 0:
         return None
     hem = int(np.percentile(rows, 99))
-    legs = np.isin(parse, (P["left_leg"], P["right_leg"])) & (np.arange(height)[:, None] > hem)
+    legs = np.isin(parse, SKIN_LABELS["lower"]) & (np.arange(height)[:, None] > hem)
     ankles = [pose[J[n], 1] for n in ("r_ankle", "l_ankle") if pose[J[n], 2] > 0]
     bottom = float(np.mean(ankles)) if ankles else float(np.nonzero(legs.any(1))[0].max(initial=hem))
     if bottom - hem < LENGTHEN_MIN_LEGS * height or legs.sum() < 0.01 * LENGTHEN_MIN_LEGS * height * width:
