@@ -38,13 +38,14 @@ from tryon.errors import TryOnError
 from tryon.files import write_text
 from tryon.models import GeometricMatcher, HumanParser, TryOnGenerator
 from tryon.models.generator import GeneratorOutput
+from tryon.models.pose_warp import read_body
 from tryon.models.warp import warp
-from tryon.preprocess import framing
+from tryon.preprocess import framing, uncover
 from tryon.preprocess.garment import garment_mask, print_region
 from tryon.preprocess.image_io import load_image, save_image
 from tryon.preprocess.parse import crop_person_mask, keep_on_body, parse_photos, skin_by_pose
 from tryon.preprocess.person import (CLOTH_CHANNELS, GENERATOR_CHANNELS, IN_FRONT_LABELS, PERSON_REPR_CHANNELS,
-                                     agnostic_mask, agnostic_person, check_category, garment_interior,
+                                     WAIST_ABOVE_HIPS, agnostic_mask, agnostic_person, check_category, garment_interior,
                                      generator_input, paste_region, shown_region)
 from tryon.preprocess.pose import PoseDetector
 from tryon.models.chain import (MODEL_CLASSES, batch_repr, load_pretrained, mirror_batch, mirror_grid, print_grid,
@@ -237,7 +238,7 @@ def _sharp_edge(image: torch.Tensor, direct: torch.Tensor, direct_mask: torch.Te
     if not on.any():
         return image, torch.zeros_like(sil)
     d = max(1, round(EDGE_BLUR * scale))
-    top, bottom, left, right = framing._extent(on)  # work where the edge's reach lies
+    top, bottom, left, right = framing.extent(on)  # work where the edge's reach lies
     y0, y1 = max(0, top - 2 * d), min(on.shape[0], bottom + 2 * d)
     x0, x1 = max(0, left - 2 * d), min(on.shape[1], right + 2 * d)
     box = lambda t: t[..., y0:y1, x0:x1]
@@ -668,7 +669,10 @@ class TryOnPipeline(DiffusionPipeline):
                 image = image + alpha * (warped_mask > 0.99).float() * (fine - _fine(warped, sigma))
             image = image + (1 - alpha) * trust * fine
             agnostic = (batch["agnostic_mask"][i, 0] > 0.5).cpu().numpy()
-            old = framing.soft_mask(paste_region(parse, agnostic, np.zeros_like(lands), batch["category"][i]), grow)
+            old_region = paste_region(parse, agnostic, np.zeros_like(lands), batch["category"][i])
+            old = framing.soft_mask(old_region, grow)
+            if batch["category"][i] != "upper":
+                image = self.uncover(f, parse, old_region, warped_mask, image)
             shown = up(torch.from_numpy(shown_region(parse, agnostic, batch["category"][i],
                                                      bool(result.laid_by_pose[i])))[None, None], "bilinear")
             paste_mask = torch.maximum(up(torch.from_numpy(old)[None, None], "bilinear"), warped_mask * shown)
@@ -680,6 +684,51 @@ class TryOnPipeline(DiffusionPipeline):
                 image, edge = _sharp_edge(image, direct, direct_mask, seen, in_front, size[0] / self.size[0], own)
                 paste_mask = torch.maximum(paste_mask, edge * shown)
             out.append(Composite(image=_image(image[0]), paste_mask=paste_mask[0, 0].clamp(0, 1).numpy()))
+        return out
+
+    def uncover(self, framed: Framed, parse: np.ndarray, old_region: np.ndarray, garment: torch.Tensor,
+                image: torch.Tensor) -> torch.Tensor:
+        """The try-on `image` ([1,3,H,W] at the crop's size) of a bottom or dress with the old garment's place
+        (`old_region`, bool at model size) that the new garment (`garment`, its warped mask [1,1,H,W]) leaves bare
+        painted as the street and the legs there (tryon.preprocess.uncover), instead of the generator's blur of the
+        old or the new garment's colours: below the hip joints, and beside the pelvis from the waist down (the
+        pelvis itself, and the forearms and hands, keep the render). Unchanged without both hips and a knee
+        (tryon.models.pose_warp.read_body)."""
+        body = read_body(framed.pose)
+        if body is None:
+            return image
+        size = image.shape[-2:]
+        scale = size[0] / self.size[0]
+        grow = max(1, round(scale))
+        new = ndimage.binary_fill_holes(ndimage.binary_dilation(garment[0, 0].numpy() > 0.5, iterations=grow))
+        old = np.asarray(Image.fromarray(old_region).resize(size[::-1], Image.NEAREST))
+        arms = np.asarray(Image.fromarray(uncover.arms(framed.pose, self.size, body.span)).resize(size[::-1],
+                                                                                             Image.NEAREST))
+        full = uncover.scaled(body, scale)
+        rows = np.arange(size[0])[:, None]
+        hole = old & ~new & ~arms & (rows > full.centre[1] - WAIST_ABOVE_HIPS * full.thigh)
+        if not hole.any():
+            return image
+        # the work is done in a window around the hole, wide enough for the street's texture to be mirrored in
+        top, bottom, left, right = framing.extent(hole)
+        margin = 4 * grow + (right - left) // 2
+        top, left = max(0, top - 4 * grow), max(0, left - margin)
+        bottom, right = min(size[0], bottom + 4 * grow), min(size[1], right + margin)
+        window = (slice(top, bottom), slice(left, right))
+        hidden = ndimage.binary_dilation(old_region, iterations=1)
+        legs, across = uncover.leg_tubes(uncover.scaled(body, scale, (left, top)), (bottom - top, right - left),
+                                         uncover.leg_scale(parse, body, hidden))
+        below = rows[top:bottom] > full.centre[1]
+        hole = hole[window] & (below | (legs < 0.5))  # above the hip joints, beside the pelvis only
+        photo = np.asarray(framing.crop(framed.photo, framed.box, *size))[window]
+        known = ~ndimage.binary_dilation(old, iterations=grow)[window] & ~new[window]
+        fill = uncover.paint_uncovered(to_tensor(photo).permute(1, 2, 0).numpy(), hole, known, legs * below, across,
+                                       uncover.leg_colour(framed.person, parse, hidden))
+        soft = torch.from_numpy(ndimage.gaussian_filter(hole.astype(np.float32), max(0.5, scale / 2)))
+        soft = soft * (1 - garment[0, 0][window])
+        out = image.clone()
+        out[0, :, top:bottom, left:right] = image[0, :, top:bottom, left:right] * (1 - soft) \
+            + torch.from_numpy(fill).permute(2, 0, 1) * soft
         return out
 
     def warp_full(self, framed: Framed, matcher: GeometricMatcher, control_points: torch.Tensor,

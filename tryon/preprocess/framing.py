@@ -112,7 +112,7 @@ def frame_garment(image: Image.Image, mask: np.ndarray, height: int, width: int,
     `garment_frame_size`'s rounding asks, would blur them by up to half a pixel).
     Returns ([height, width, 3] uint8, [height, width] bool).
     """
-    y0, y1, x0, x1 = _extent(mask)
+    y0, y1, x0, x1 = extent(mask)
     rgb = np.array(image.crop((x0, y0, x1, y1)).convert("RGB"))
     m = mask[y0:y1, x0:x1]
     if extend:
@@ -137,7 +137,7 @@ def frame_garment(image: Image.Image, mask: np.ndarray, height: int, width: int,
     return out, out_mask
 
 
-def _extent(mask: np.ndarray) -> tuple[int, int, int, int]:
+def extent(mask: np.ndarray) -> tuple[int, int, int, int]:
     """(top, bottom, left, right), bottom and right exclusive, of a bool mask's on pixels (some are on)."""
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
@@ -167,7 +167,7 @@ def extend_colours(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def garment_frame_size(mask: np.ndarray, height: int, width: int, max_scale: int = MAX_SCALE) -> tuple[int, int]:
     """The frame (height, width), of the models' aspect, in which the garment of `mask` keeps its own pixel size
     (no upsampling), between the models' size and `max_scale` times it: the garment's full-resolution frame."""
-    y0, y1, x0, x1 = _extent(mask)
+    y0, y1, x0, x1 = extent(mask)
     own = max((y1 - y0) / GARMENT_FIT[1], (x1 - x0) / GARMENT_FIT[0] * height / width)
     frame_h = int(np.clip(np.ceil(own), height, max_scale * height))
     return frame_h, round(frame_h * width / height)

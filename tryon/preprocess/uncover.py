@@ -1,0 +1,195 @@
+"""What a shorter or narrower bottom or dress uncovers: the legs and the street, painted from the photo itself.
+
+Shorts tried on a person in a maxi skirt, or a knee-length dress on one in jeans, leave part of the old garment's
+place bare. The generator never learnt to paint what lies there (the paired data never asks it to: the garment
+always fills its own place), and draws a blur of the old garment's or the new one's colours. Here that place is
+painted explicitly instead:
+
+- the street behind: each row's colours carried in from the photo on either side of the hole, a smooth ramp
+  between them with the photo's grain mirrored in from the nearer side (`street_fill`): the ground, a wall or a
+  kerb runs on behind the legs as it does on either side;
+- the legs in front: each a tapered tube along the pose's hip, knee and ankle (`leg_tubes`), as wide as CCP's bare
+  legs are for the hips' span (LEG_WIDTHS), or as the legs that show below the hole; coloured like the person's
+  own legs where they show (tights stay tights), like their arms, neck or face otherwise (`leg_colour`), and shaded
+  darker towards their sides as a round limb is.
+"""
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from tryon.data.labels import J, P
+from tryon.models.pose_warp import Body
+from tryon.preprocess.person import WAIST_ABOVE_HIPS
+
+# Full widths of a bare leg across its axis, in the hips' span (tryon.models.pose_warp.Body.span), at points along
+# it: 0 the hip joint, 1 the knee, 2 the ankle. CCP train bottoms and dresses at 512x384 (medians of 26 thighs,
+# 205 knees, 283 calves, 308 ankles; the knees' upper quartile is two legs together): thigh 0.74, knee 0.63, calf
+# 0.55, ankle 0.33. At the hip joint the thighs meet, the pelvis about 1.8 spans wide.
+LEG_WIDTHS = ((0.0, 0.8), (0.5, 0.74), (1.0, 0.58), (1.5, 0.55), (2.0, 0.33), (2.25, 0.3))
+LEGS = (P["left_leg"], P["right_leg"])
+SKIN = (P["left_arm"], P["right_arm"], P["neck"], P["face"])
+SHADE = 0.3  # how much darker a leg's sides are than its middle
+ARM_WIDTH = 0.8  # of the hips' span: the band along a forearm that `arms` keeps out of the bare place
+LEAST_SKIN = 12  # pixels at model size: fewer of the legs (or of any skin) than this, and they give no colour
+
+
+def _width(t: np.ndarray) -> np.ndarray:
+    at, width = zip(*LEG_WIDTHS)
+    return np.interp(t, at, width)
+
+
+def leg_tubes(body: Body, shape: tuple[int, int], scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Each leg of `body` (in the pixels of an image of `shape`) as a tube along its hip, knee and ankle, LEG_WIDTHS
+    wide (times `scale`), from WAIST_ABOVE_HIPS of a thigh above the hip joint (where the two tubes make the pelvis)
+    to a quarter of a shin past the ankle: (coverage [H, W] float32 in [0, 1], antialiased over a pixel; across
+    [H, W] float32, a pixel's distance from the nearest leg's axis over its half-width, 1 at its side and beyond)."""
+    height, width = shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    coverage = np.zeros(shape, np.float32)
+    across = np.ones(shape, np.float32)
+    for leg in body.legs:
+        hip, knee = leg[0], leg[1]
+        waist = hip - WAIST_ABOVE_HIPS * (knee - hip)
+        for k, (a, b) in enumerate([(waist, hip), (hip, knee), (knee, leg[2])]):
+            a, b = a.astype(np.float32), b.astype(np.float32)
+            d = b - a
+            length2 = max(float(d @ d), 1e-6)
+            u = np.clip(((xs - a[0]) * d[0] + (ys - a[1]) * d[1]) / length2, 0.0, 1.25 if k == 2 else 1.0)
+            dist = np.hypot(xs - (a[0] + u * d[0]), ys - (a[1] + u * d[1]))
+            t = np.maximum(k - 1 + u, 0.0)  # along the leg: 0 at the hip joint (and above), 1 the knee, 2 the ankle
+            half = np.maximum(_width(t) * body.span * scale / 2, 0.5)
+            coverage = np.maximum(coverage, np.clip(half - dist + 0.5, 0, 1))
+            across = np.minimum(across, np.clip(dist / half, 0, 1))
+    return coverage, across
+
+
+def leg_colour(person: np.ndarray, parse: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """RGB float32 [3] (0-255): the median colour of the legs the parse `parse` shows in `person` ([H, W, 3] uint8)
+    outside `hidden` (bool, the old garment's place), a pixel in from their edges; of the arms, neck and face where
+    the legs show too little; a light skin tone where nothing shows."""
+    for labels in (LEGS, SKIN):
+        where = ndimage.binary_erosion(np.isin(parse, labels)) & ~hidden
+        if where.sum() >= LEAST_SKIN:
+            return np.median(person[where].astype(np.float32), axis=0)
+    return np.array([200.0, 160.0, 140.0], np.float32)
+
+
+def leg_scale(parse: np.ndarray, body: Body, hidden: np.ndarray) -> float:
+    """How much wider (or narrower) the legs that show below the old garment's place are than LEG_WIDTHS says,
+    measured across each leg's shin at the first points past `hidden` (all at model size): 1 where none show."""
+    legs = np.isin(parse, LEGS)
+    height, width = parse.shape
+    ratios = []
+    for leg in body.legs:
+        seen = 0
+        for t in np.linspace(1.0, 2.0, 21):
+            a, b = leg[1], leg[2]
+            point = a + (t - 1.0) * (b - a)
+            x, y = int(round(point[0])), int(round(point[1]))
+            if not (0 <= y < height and 0 <= x < width) or hidden[y, x] or not legs[y, x]:
+                continue
+            d = (b - a) / max(float(np.hypot(*(b - a))), 1e-6)
+            normal = np.array([d[1], -d[0]])
+            run = 1
+            for sign in (1, -1):
+                step = 1
+                while True:
+                    qx, qy = np.round(point + sign * step * normal).astype(int)
+                    if not (0 <= qy < height and 0 <= qx < width) or not legs[qy, qx]:
+                        break
+                    step += 1
+                run += step - 1
+            ratios.append(run / (_width(t) * body.span))
+            seen += 1
+            if seen == 3:
+                break
+    if not ratios:
+        return 1.0
+    return float(np.clip(np.median(ratios), 0.6, 1.5))
+
+
+def _reflected(known_row: np.ndarray) -> np.ndarray:
+    """Int [W]: for each pixel of a row off `known_row` (bool [W]), a known pixel mirrored about the nearer known edge
+    of its gap (the other edge's mirror where that one runs off the row or off what is known); -1 where neither;
+    known pixels map to themselves."""
+    width = known_row.size
+    cols = np.arange(width)
+    left = np.maximum.accumulate(np.where(known_row, cols, -1))
+    right = np.minimum.accumulate(np.where(known_row, cols, width)[::-1])[::-1]
+    out = np.where(known_row, cols, -1)
+    by_left, by_right = 2 * left - cols, 2 * right - cols
+    ok_left = (left >= 0) & (by_left >= 0)
+    ok_right = (right < width) & (by_right < width)
+    ok_left[ok_left] = known_row[by_left[ok_left]]
+    ok_right[ok_right] = known_row[by_right[ok_right]]
+    nearer_left = (cols - left) <= (right - cols)
+    pick = np.where(ok_left & (nearer_left | ~ok_right), by_left, np.where(ok_right, by_right, -1))
+    return np.where(known_row, cols, pick)
+
+
+def street_fill(photo: np.ndarray, known: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """[H, W, 3] float32: `photo` ([H, W, 3] float) with every pixel of `rows` (bool [H]) off `known` (bool [H, W])
+    filled row by row: a straight ramp between the local mean colours of what is known left and right of it (the
+    edge colour where only one side is known; the means over a few pixels, so a single pixel of noise does not
+    streak across), smoothed down the rows, plus the photo's own texture (its pixels less their local mean) mirrored
+    in from the nearer side, so gravel, bricks or grass run on as grain, not as a flat wash. Rows with nothing
+    known keep their pixels."""
+    height, width = known.shape
+    r = max(1, height // 256)
+    weight = ndimage.uniform_filter(known.astype(np.float32), (2 * r + 1, 2 * r + 1))
+    smooth = ndimage.uniform_filter(photo * known[..., None], (2 * r + 1, 2 * r + 1, 1))
+    smooth = smooth / np.maximum(weight, 1e-6)[..., None]
+    detail = np.where(known[..., None], photo - smooth, 0.0).astype(np.float32)
+    ramp = photo.astype(np.float32).copy()
+    grain = np.zeros_like(ramp)
+    cols = np.arange(width)
+    for y in np.flatnonzero(rows):
+        have = known[y]
+        if not have.any() or have.all():
+            continue
+        for c in range(3):
+            ramp[y, ~have, c] = np.interp(cols[~have], cols[have], smooth[y, have, c])
+        source = _reflected(have)
+        found = ~have & (source >= 0)
+        grain[y, found] = detail[y, source[found]]
+    filled = ndimage.gaussian_filter1d(ramp, 2 * r, axis=0) + grain
+    return np.where(known[..., None], photo, filled).astype(np.float32)
+
+
+def paint_uncovered(photo: np.ndarray, hole: np.ndarray, known: np.ndarray, legs: np.ndarray, across: np.ndarray,
+                    colour: np.ndarray) -> np.ndarray:
+    """[H, W, 3] float32 in the range of `photo` ([H, W, 3], -1..1): what lies in `hole` (bool [H, W], the bare
+    place) when the old garment is gone: the street from `known` (bool, the photo pixels to carry in, `street_fill`),
+    and in front of it the legs (`legs`, their coverage, and `across`, from `leg_tubes`) in `colour` (RGB 0-255),
+    shaded SHADE darker at their sides than along their middle."""
+    fill = street_fill(photo, known & ~hole, hole.any(1))
+    skin = (colour / 127.5 - 1.0).astype(np.float32)
+    shade = (1.0 + 0.5 * SHADE) - SHADE * across ** 2
+    painted = np.clip((skin[None, None] + 1.0) * shade[..., None] - 1.0, -1, 1)
+    return fill * (1 - legs[..., None]) + painted * legs[..., None]
+
+
+def scaled(body: Body, scale: float, origin: tuple[float, float] = (0.0, 0.0)) -> Body:
+    """`body` in the pixels of an image `scale` times as large, from its `origin` (x, y) in those pixels."""
+    at = lambda p: p * scale - np.asarray(origin, np.float64)
+    return replace(body, centre=at(body.centre), thigh=body.thigh * scale, span=body.span * scale,
+                   legs=[at(leg) for leg in body.legs], shoulders=None if body.shoulders is None else at(body.shoulders),
+                   shoulder_width=body.shoulder_width * scale)
+
+
+def arms(pose: np.ndarray, size: tuple[int, int], span: float) -> np.ndarray:
+    """Bool [H, W] (`size`): a band ARM_WIDTH of the hips' `span` wide along each forearm of `pose` (elbow to wrist,
+    on past the hand), where a bare place may be an arm or a sleeve, not the street."""
+    height, width = size
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    limb = max(2, round(ARM_WIDTH * span))
+    for side in ("r_", "l_"):
+        elbow, wrist = pose[J[side + "elbow"]], pose[J[side + "wrist"]]
+        if elbow[2] > 0 and wrist[2] > 0:
+            hand = wrist[:2] + 0.5 * (wrist[:2] - elbow[:2])
+            draw.line([tuple(elbow[:2]), tuple(hand)], fill=255, width=limb)
+            draw.ellipse([hand[0] - limb / 2, hand[1] - limb / 2, hand[0] + limb / 2, hand[1] + limb / 2], fill=255)
+    return np.asarray(canvas) > 0
