@@ -45,7 +45,7 @@ def test_the_street_runs_on_through_the_hole_row_by_row_with_its_grain():
     clean = _street(128, 96).astype(np.float32) / 127.5 - 1
     hole = np.zeros((128, 96), bool)
     hole[20:110, 30:70] = True
-    filled = uncover.street_fill(np.where(hole[..., None], 0.8, photo), ~hole, hole.any(1))
+    filled = uncover.street_fill(np.where(hole[..., None], 0.8, photo), ~hole)
     assert np.array_equal(filled[~hole], photo[~hole])  # what is known stays
     inner = np.zeros_like(hole)
     inner[24:106, 34:66] = True  # away from the band edges' smoothing

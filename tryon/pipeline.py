@@ -65,6 +65,7 @@ AGREE = 12.0  # levels: where the two mirror passes' garments differ this much, 
 EDGE_BLUR = 4  # models' pixels: how far the upsampled render smears the new garment's edge into what lies around it
 MAIN_PART = 0.05  # of the largest part's area: smaller parts of the new garment's silhouette are cut-out crumbs
 DETAIL_SIGMA = 1.0  # models' pixels: the garment's detail finer than this is one warp pass's own, never the render's
+CLOSE = 4  # models' pixels: notches of the new garment's silhouette narrower than twice this are closed in `uncover`
 LIMBS = [(1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13),
          (1, 0), (0, 14), (14, 16), (0, 15), (15, 17)]
 
@@ -700,7 +701,9 @@ class TryOnPipeline(DiffusionPipeline):
         size = image.shape[-2:]
         scale = size[0] / self.size[0]
         grow = max(1, round(scale))
-        new = ndimage.binary_fill_holes(ndimage.binary_dilation(garment[0, 0].numpy() > 0.5, iterations=grow))
+        # the new garment, its notches and holes closed (a cut-out's gaps keep the render, not a patch of street)
+        new = ndimage.maximum_filter(garment[0, 0].numpy() > 0.5, 2 * CLOSE * grow + 1)
+        new = ndimage.binary_fill_holes(ndimage.minimum_filter(new, 2 * (CLOSE - 1) * grow + 1))
         old = np.asarray(Image.fromarray(old_region).resize(size[::-1], Image.NEAREST))
         arms = np.asarray(Image.fromarray(uncover.arms(framed.pose, self.size, body.span)).resize(size[::-1],
                                                                                              Image.NEAREST))
@@ -721,10 +724,10 @@ class TryOnPipeline(DiffusionPipeline):
         below = rows[top:bottom] > full.centre[1]
         hole = hole[window] & (below | (legs < 0.5))  # above the hip joints, beside the pelvis only
         photo = np.asarray(framing.crop(framed.photo, framed.box, *size))[window]
-        known = ~ndimage.binary_dilation(old, iterations=grow)[window] & ~new[window]
+        known = ~ndimage.maximum_filter(old[window], 2 * grow + 1) & ~new[window]
         fill = uncover.paint_uncovered(to_tensor(photo).permute(1, 2, 0).numpy(), hole, known, legs * below, across,
                                        uncover.leg_colour(framed.person, parse, hidden))
-        soft = torch.from_numpy(ndimage.gaussian_filter(hole.astype(np.float32), max(0.5, scale / 2)))
+        soft = torch.from_numpy(ndimage.uniform_filter(hole.astype(np.float32), grow + 1))
         soft = soft * (1 - garment[0, 0][window])
         out = image.clone()
         out[0, :, top:bottom, left:right] = image[0, :, top:bottom, left:right] * (1 - soft) \

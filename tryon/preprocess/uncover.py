@@ -43,8 +43,9 @@ def _width(t: np.ndarray) -> np.ndarray:
 def leg_tubes(body: Body, shape: tuple[int, int], scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Each leg of `body` (in the pixels of an image of `shape`) as a tube along its hip, knee and ankle, LEG_WIDTHS
     wide (times `scale`), from WAIST_ABOVE_HIPS of a thigh above the hip joint (where the two tubes make the pelvis)
-    to a quarter of a shin past the ankle: (coverage [H, W] float32 in [0, 1], antialiased over a pixel; across
-    [H, W] float32, a pixel's distance from the nearest leg's axis over its half-width, 1 at its side and beyond)."""
+    down to the top of the foot (a shoe the photo shows stays in front): (coverage [H, W] float32 in [0, 1],
+    antialiased over a pixel; across [H, W] float32, a pixel's distance from the nearest leg's axis over its
+    half-width, 1 at its side and beyond)."""
     height, width = shape
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     coverage = np.zeros(shape, np.float32)
@@ -52,13 +53,14 @@ def leg_tubes(body: Body, shape: tuple[int, int], scale: float = 1.0) -> tuple[n
     for leg in body.legs:
         hip, knee = leg[0], leg[1]
         waist = hip - WAIST_ABOVE_HIPS * (knee - hip)
-        for k, (a, b) in enumerate([(waist, hip), (hip, knee), (knee, leg[2])]):
+        for k, (a, b) in enumerate([(waist, hip), (hip, knee), (knee, leg[2]), (leg[2], leg[3])]):
             a, b = a.astype(np.float32), b.astype(np.float32)
             d = b - a
             length2 = max(float(d @ d), 1e-6)
-            u = np.clip(((xs - a[0]) * d[0] + (ys - a[1]) * d[1]) / length2, 0.0, 1.25 if k == 2 else 1.0)
+            u = np.clip(((xs - a[0]) * d[0] + (ys - a[1]) * d[1]) / length2, 0.0, 1.0)
             dist = np.hypot(xs - (a[0] + u * d[0]), ys - (a[1] + u * d[1]))
-            t = np.maximum(k - 1 + u, 0.0)  # along the leg: 0 at the hip joint (and above), 1 the knee, 2 the ankle
+            # along the leg: 0 at the hip joint (and above), 1 the knee, 2 the ankle, on to 2.25 at the foot
+            t = np.maximum(k - 1 + u, 0.0) if k < 3 else 2 + 0.25 * u
             half = np.maximum(_width(t) * body.span * scale / 2, 0.5)
             coverage = np.maximum(coverage, np.clip(half - dist + 0.5, 0, 1))
             across = np.minimum(across, np.clip(dist / half, 0, 1))
@@ -110,51 +112,45 @@ def leg_scale(parse: np.ndarray, body: Body, hidden: np.ndarray) -> float:
     return float(np.clip(np.median(ratios), 0.6, 1.5))
 
 
-def _reflected(known_row: np.ndarray) -> np.ndarray:
-    """Int [W]: for each pixel of a row off `known_row` (bool [W]), a known pixel mirrored about the nearer known edge
-    of its gap (the other edge's mirror where that one runs off the row or off what is known); -1 where neither;
-    known pixels map to themselves."""
-    width = known_row.size
-    cols = np.arange(width)
-    left = np.maximum.accumulate(np.where(known_row, cols, -1))
-    right = np.minimum.accumulate(np.where(known_row, cols, width)[::-1])[::-1]
-    out = np.where(known_row, cols, -1)
-    by_left, by_right = 2 * left - cols, 2 * right - cols
-    ok_left = (left >= 0) & (by_left >= 0)
-    ok_right = (right < width) & (by_right < width)
-    ok_left[ok_left] = known_row[by_left[ok_left]]
-    ok_right[ok_right] = known_row[by_right[ok_right]]
-    nearer_left = (cols - left) <= (right - cols)
-    pick = np.where(ok_left & (nearer_left | ~ok_right), by_left, np.where(ok_right, by_right, -1))
-    return np.where(known_row, cols, pick)
+def _nearest_known(known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Int [H, W] each: the column of the nearest pixel of `known` (bool [H, W]) at or left of each pixel in its row
+    (-1 where none), and at or right of it (W where none)."""
+    width = known.shape[1]
+    cols = np.broadcast_to(np.arange(width), known.shape)
+    left = np.maximum.accumulate(np.where(known, cols, -1), axis=1)
+    right = np.minimum.accumulate(np.where(known, cols, width)[:, ::-1], axis=1)[:, ::-1]
+    return left, right
 
 
-def street_fill(photo: np.ndarray, known: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """[H, W, 3] float32: `photo` ([H, W, 3] float) with every pixel of `rows` (bool [H]) off `known` (bool [H, W])
-    filled row by row: a straight ramp between the local mean colours of what is known left and right of it (the
-    edge colour where only one side is known; the means over a few pixels, so a single pixel of noise does not
-    streak across), smoothed down the rows, plus the photo's own texture (its pixels less their local mean) mirrored
-    in from the nearer side, so gravel, bricks or grass run on as grain, not as a flat wash. Rows with nothing
-    known keep their pixels."""
+def street_fill(photo: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """[H, W, 3] float32: `photo` ([H, W, 3] float) with every pixel off `known` (bool [H, W]) filled row by row:
+    a straight ramp between the local mean colours of what is known left and right of it (the edge colour where
+    only one side is known; the means over a few pixels, so a single pixel of noise does not streak across),
+    smoothed down the rows, plus the photo's own texture (its pixels less their local mean) mirrored in from the
+    nearer known side (the other where that mirror falls off what is known), so gravel, bricks or grass run on as
+    grain, not as a flat wash. Rows with nothing known keep their pixels."""
     height, width = known.shape
     r = max(1, height // 256)
     weight = ndimage.uniform_filter(known.astype(np.float32), (2 * r + 1, 2 * r + 1))
     smooth = ndimage.uniform_filter(photo * known[..., None], (2 * r + 1, 2 * r + 1, 1))
     smooth = smooth / np.maximum(weight, 1e-6)[..., None]
-    detail = np.where(known[..., None], photo - smooth, 0.0).astype(np.float32)
-    ramp = photo.astype(np.float32).copy()
-    grain = np.zeros_like(ramp)
-    cols = np.arange(width)
-    for y in np.flatnonzero(rows):
-        have = known[y]
-        if not have.any() or have.all():
-            continue
-        for c in range(3):
-            ramp[y, ~have, c] = np.interp(cols[~have], cols[have], smooth[y, have, c])
-        source = _reflected(have)
-        found = ~have & (source >= 0)
-        grain[y, found] = detail[y, source[found]]
-    filled = ndimage.gaussian_filter1d(ramp, 2 * r, axis=0) + grain
+    rows = np.arange(height)[:, None]
+    cols = np.arange(width)[None, :]
+    left, right = _nearest_known(known)
+    has_left, has_right = left >= 0, right < width
+    lc, rc = smooth[rows, np.clip(left, 0, width - 1)], smooth[rows, np.clip(right, 0, width - 1)]
+    t = np.where(has_left & has_right, (cols - left) / np.maximum(right - left, 1), np.where(has_left, 0.0, 1.0))
+    ramp = lc + (rc - lc) * t[..., None].astype(np.float32)
+    ramp = ndimage.uniform_filter1d(ramp, 4 * r + 1, axis=0)
+    by_left, by_right = 2 * left - cols, 2 * right - cols  # mirrors about the gap's edges
+    ok_left = has_left & (by_left >= 0) & known[rows, np.clip(by_left, 0, width - 1)]
+    ok_right = has_right & (by_right < width) & known[rows, np.clip(by_right, 0, width - 1)]
+    nearer_left = (cols - left) <= (right - cols)
+    source = np.where(ok_left & (nearer_left | ~ok_right), by_left, by_right)
+    found = ok_left | ok_right
+    detail = photo - smooth
+    grain = np.where(found[..., None], detail[rows, np.clip(source, 0, width - 1)], 0.0)
+    filled = np.where((has_left | has_right)[..., None], ramp + grain, photo)
     return np.where(known[..., None], photo, filled).astype(np.float32)
 
 
@@ -164,7 +160,7 @@ def paint_uncovered(photo: np.ndarray, hole: np.ndarray, known: np.ndarray, legs
     place) when the old garment is gone: the street from `known` (bool, the photo pixels to carry in, `street_fill`),
     and in front of it the legs (`legs`, their coverage, and `across`, from `leg_tubes`) in `colour` (RGB 0-255),
     shaded SHADE darker at their sides than along their middle."""
-    fill = street_fill(photo, known & ~hole, hole.any(1))
+    fill = street_fill(photo, known & ~hole)
     skin = (colour / 127.5 - 1.0).astype(np.float32)
     shade = (1.0 + 0.5 * SHADE) - SHADE * across ** 2
     painted = np.clip((skin[None, None] + 1.0) * shade[..., None] - 1.0, -1, 1)
