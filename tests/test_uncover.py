@@ -147,3 +147,19 @@ def test_nothing_is_uncovered_without_hips_or_where_the_new_garment_covers_the_o
     framed.pose = FRAMED
     skirt = torch.from_numpy(np.array(Image.fromarray(old).resize((2 * W, 2 * H), Image.NEAREST))).float()
     assert torch.equal(pipe.uncover(framed, parse, old, skirt[None, None], render), render)
+
+
+def test_no_leg_shows_beside_trousers_laid_slimmer_than_it():
+    pipe, framed, parse, old, _, render, street = _long_skirt_scene()
+    slim = np.zeros((2 * H, 2 * W), np.float32)
+    for leg in read_body(FRAMED).legs:  # trousers 6 model pixels wide along each leg's axis, hips to ankles
+        for y in range(120, 232):
+            x = int(round(np.interp(y, leg[:3, 1], leg[:3, 0])))
+            slim[2 * y:2 * y + 2, 2 * (x - 3):2 * (x + 3)] = 1
+    out = pipe.uncover(framed, parse, old, torch.from_numpy(slim)[None, None], render)
+    level = lambda y, x: (out[0, :, 2 * y, 2 * x].numpy() + 1) * 127.5
+    for y in (165, 200):
+        for leg in read_body(FRAMED).legs:
+            x = int(round(np.interp(y, leg[:3, 1], leg[:3, 0])))
+            for side in (-5, 5):  # inside a bare leg's width, outside the trousers: the street, not skin
+                assert np.abs(level(y, x + side) - street[2 * y, 2 * (x + side)]).max() < 25, (y, x + side)

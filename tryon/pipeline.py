@@ -720,7 +720,7 @@ class TryOnPipeline(DiffusionPipeline):
         window = (slice(top, bottom), slice(left, right))
         hidden = ndimage.binary_dilation(old_region, iterations=1)
         legs, across = uncover.leg_tubes(uncover.scaled(body, scale, (left, top)), (bottom - top, right - left),
-                                         uncover.leg_scale(parse, body, hidden))
+                                         uncover.leg_scale(parse, body, hidden), covered=new[window])
         below = rows[top:bottom] > full.centre[1]
         hole = hole[window] & (below | (legs < 0.5))  # above the hip joints, beside the pelvis only
         photo = np.asarray(framing.crop(framed.photo, framed.box, *size))[window]

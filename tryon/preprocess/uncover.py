@@ -40,12 +40,14 @@ def _width(t: np.ndarray) -> np.ndarray:
     return np.interp(t, at, width)
 
 
-def leg_tubes(body: Body, shape: tuple[int, int], scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def leg_tubes(body: Body, shape: tuple[int, int], scale: float = 1.0,
+              covered: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each leg of `body` (in the pixels of an image of `shape`) as a tube along its hip, knee and ankle, LEG_WIDTHS
     wide (times `scale`), from WAIST_ABOVE_HIPS of a thigh above the hip joint (where the two tubes make the pelvis)
-    down to the top of the foot (a shoe the photo shows stays in front): (coverage [H, W] float32 in [0, 1],
-    antialiased over a pixel; across [H, W] float32, a pixel's distance from the nearest leg's axis over its
-    half-width, 1 at its side and beyond)."""
+    down to the top of the foot (a shoe the photo shows stays in front), and only where its axis is off `covered`
+    (bool [H, W], the new garment: a leg inside trousers laid slimmer than it never shows at their sides):
+    (coverage [H, W] float32 in [0, 1], antialiased over a pixel; across [H, W] float32, a pixel's distance from the
+    nearest leg's axis over its half-width, 1 at its side and beyond)."""
     height, width = shape
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     coverage = np.zeros(shape, np.float32)
@@ -58,11 +60,17 @@ def leg_tubes(body: Body, shape: tuple[int, int], scale: float = 1.0) -> tuple[n
             d = b - a
             length2 = max(float(d @ d), 1e-6)
             u = np.clip(((xs - a[0]) * d[0] + (ys - a[1]) * d[1]) / length2, 0.0, 1.0)
-            dist = np.hypot(xs - (a[0] + u * d[0]), ys - (a[1] + u * d[1]))
+            ax, ay = a[0] + u * d[0], a[1] + u * d[1]  # the nearest point of the axis
+            dist = np.hypot(xs - ax, ys - ay)
             # along the leg: 0 at the hip joint (and above), 1 the knee, 2 the ankle, on to 2.25 at the foot
             t = np.maximum(k - 1 + u, 0.0) if k < 3 else 2 + 0.25 * u
             half = np.maximum(_width(t) * body.span * scale / 2, 0.5)
-            coverage = np.maximum(coverage, np.clip(half - dist + 0.5, 0, 1))
+            tube = np.clip(half - dist + 0.5, 0, 1)
+            if covered is not None:
+                iy = np.clip(np.round(ay).astype(int), 0, height - 1)
+                ix = np.clip(np.round(ax).astype(int), 0, width - 1)
+                tube = tube * ~covered[iy, ix]
+            coverage = np.maximum(coverage, tube)
             across = np.minimum(across, np.clip(dist / half, 0, 1))
     return coverage, across
 
