@@ -264,3 +264,21 @@ def test_a_print_shows_the_garments_own_pixels_where_the_crop_is_large(tiny_pipe
     monkeypatch.setattr(tp, "EDGE_BLUR", 0)  # the render's share on a print as near the models' size
     as_at_model_size = off_the_garment()
     assert large < 10.0 and as_at_model_size > 2.5 * large, (large, as_at_model_size)
+
+
+@pytest.mark.parametrize("category, sharpened", [("upper", True), ("dress", True), ("lower", False)])
+def test_tops_and_dresses_get_the_sharp_edge_and_bottoms_keep_the_renders(tiny_pipeline_dir, monkeypatch, category,
+                                                                          sharpened):
+    """Tops and dresses, laid by the learnt warp, get their own sharp edge in a large crop; bottoms, laid more
+    roughly by the pose, keep the render's (a shredded cut-out would show as fragments)."""
+    import tryon.pipeline as tp
+
+    pipe = TryOnPipeline.from_pretrained(tiny_pipeline_dir)
+    photo, _ = _drawn(pipe, monkeypatch, scale=1.7)
+    calls, real = [], tp._sharp_edge
+    monkeypatch.setattr(tp, "_sharp_edge", lambda *args: calls.append(1) or real(*args))
+    framed = pipe.frame(photo, _garment_photo(_checkerboard(8)), category=category)
+    batch = pipe.represent([framed], [category])
+    assert framing.render_size(framed.box, pipe.size)[0] >= 1.5 * pipe.size[0]
+    pipe.compose(batch, pipe.render(batch, mirror_average=False))
+    assert bool(calls) == sharpened
