@@ -618,8 +618,9 @@ class TryOnPipeline(DiffusionPipeline):
         pose a little past it, never over what the category keeps): the photo keeps its pixels up to the new garment's
         edge wherever the old garment was not, with no band of the generator's blur around it. For a bottom or a dress,
         the old garment's place that the new one leaves bare is painted as the street and the legs (`uncover`). For a
-        top or a dress (both laid by the learnt warp), where the crop is larger than the models' size, so that the upsampled render smears the new garment's edge more than a pixel
-        wider than at that size (from 1.25 times it, fully from 1.5), the edge is made as sharp as the garment photo's
+        top or a dress (both laid by the learnt warp), where the crop is larger than the models' size, so that the
+        upsampled render smears the new garment's edge more than a pixel wider than at that size (from 1.25 times
+        it, fully from 1.5), the edge is made as sharp as the garment photo's
         (`_sharp_edge`): the garment's own pixels up to its silhouette, what lies around it carried up to the edge,
         instead of a halo of the garment's colour on the street and of the street's on the garment; the paste mask takes
         that silhouette in. Near the models' size the render's edge stays: it follows the body better than the warped

@@ -182,7 +182,8 @@ def scaled(body: Body, scale: float, origin: tuple[float, float] = (0.0, 0.0)) -
     """`body` in the pixels of an image `scale` times as large, from its `origin` (x, y) in those pixels."""
     at = lambda p: p * scale - np.asarray(origin, np.float64)
     return replace(body, centre=at(body.centre), thigh=body.thigh * scale, span=body.span * scale,
-                   legs=[at(leg) for leg in body.legs], shoulders=None if body.shoulders is None else at(body.shoulders),
+                   legs=[at(leg) for leg in body.legs],
+                   shoulders=None if body.shoulders is None else at(body.shoulders),
                    shoulder_width=body.shoulder_width * scale)
 
 
