@@ -9,6 +9,18 @@ REPO = Path(__file__).resolve().parents[1]
 VITON = Path(os.environ.get("TRYON_VITON", REPO.parent / "shared" / "datasets" / "viton"))
 
 
+def pose_of(joints: dict):
+    """[18, 3] float32 joints (x, y, confidence 1) from {name: (x, y)}; the joints not named are unseen (all 0)."""
+    import numpy as np
+
+    from tryon.data.labels import NUM_JOINTS, J
+
+    pose = np.zeros((NUM_JOINTS, 3), np.float32)
+    for name, (x, y) in joints.items():
+        pose[J[name]] = (x, y, 1.0)
+    return pose
+
+
 @pytest.fixture(scope="session")
 def viton_root():
     """The real VITON data (research-only, never in the repo); tests using it skip when it is absent."""

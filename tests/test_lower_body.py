@@ -9,6 +9,7 @@ import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from conftest import pose_of
 from tryon.data import ccp_pairs
 from tryon.data.dataset import TryOnDataset
 from tryon.data.labels import CCP_TAGS, LEGS_ANY, NUM_JOINTS, NUM_PARSE, PARSE_LUTS, SKIN_ANY, J, P
@@ -23,18 +24,11 @@ TAG = {name: i for i, name in enumerate(CCP_TAGS)}
 TINY = dict(parser_channels=4, parser_depth=2, warp_channels=16, ngf=4)
 
 
-def _pose(joints: dict) -> np.ndarray:
-    pose = np.zeros((NUM_JOINTS, 3), np.float32)
-    for name, (x, y) in joints.items():
-        pose[J[name]] = (x, y, 1.0)
-    return pose
-
-
 # a person standing in a 240x160 photo, facing the camera (their right on the image's left)
-STANDING = _pose({"nose": (80, 52), "neck": (80, 70), "r_shoulder": (58, 70), "l_shoulder": (102, 70),
-                  "r_elbow": (50, 100), "l_elbow": (110, 100), "r_wrist": (46, 125), "l_wrist": (114, 125),
-                  "r_hip": (68, 130), "l_hip": (92, 130), "r_knee": (68, 175), "l_knee": (92, 175),
-                  "r_ankle": (68, 220), "l_ankle": (92, 220)})
+STANDING = pose_of({"nose": (80, 52), "neck": (80, 70), "r_shoulder": (58, 70), "l_shoulder": (102, 70),
+                    "r_elbow": (50, 100), "l_elbow": (110, 100), "r_wrist": (46, 125), "l_wrist": (114, 125),
+                    "r_hip": (68, 130), "l_hip": (92, 130), "r_knee": (68, 175), "l_knee": (92, 175),
+                    "r_ankle": (68, 220), "l_ankle": (92, 220)})
 
 
 def _ccp_labels(bottom: str = "jeans") -> np.ndarray:
@@ -496,8 +490,8 @@ def test_the_lengthen_augmentation_repaints_bare_legs_under_bottoms_and_dresses_
 # the pose layout of trousers, shorts and skirts (tryon.models.pose_warp) -------------------------------------------
 H, W = 256, 192
 # a person framed head to feet at the models' size (adult proportions), legs a little apart
-FRAMED = _pose({"r_shoulder": (74, 60), "l_shoulder": (118, 60), "r_hip": (84, 120), "l_hip": (108, 120),
-                  "r_knee": (82, 177), "l_knee": (110, 177), "r_ankle": (80, 232), "l_ankle": (112, 232)})
+FRAMED = pose_of({"r_shoulder": (74, 60), "l_shoulder": (118, 60), "r_hip": (84, 120), "l_hip": (108, 120),
+                    "r_knee": (82, 177), "l_knee": (110, 177), "r_ankle": (80, 232), "l_ankle": (112, 232)})
 
 
 def _trousers(leg_end: int = 235, spread: int = 22) -> np.ndarray:

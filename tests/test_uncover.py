@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from tryon.data.labels import NUM_JOINTS, J, P
+from conftest import pose_of
+from tryon.data.labels import J, P
 from tryon.models.pose_warp import read_body
 from tryon.pipeline import Framed, TryOnPipeline
 from tryon.preprocess import uncover
@@ -15,19 +16,11 @@ from tryon.preprocess.person import agnostic_mask, paste_region
 H, W = 256, 192
 SKIN = np.array([205, 160, 135], np.float32)
 
-
-def _pose(joints: dict) -> np.ndarray:
-    pose = np.zeros((NUM_JOINTS, 3), np.float32)
-    for name, (x, y) in joints.items():
-        pose[J[name]] = (x, y, 1.0)
-    return pose
-
-
 # a person framed head to feet at the models' size, legs a little apart, arms by the sides
-FRAMED = _pose({"nose": (96, 30), "r_shoulder": (74, 60), "l_shoulder": (118, 60), "r_elbow": (64, 90),
-                "l_elbow": (128, 90), "r_wrist": (60, 115), "l_wrist": (132, 115), "r_hip": (84, 120),
-                "l_hip": (108, 120), "r_knee": (82, 177), "l_knee": (110, 177), "r_ankle": (80, 232),
-                "l_ankle": (112, 232)})
+FRAMED = pose_of({"nose": (96, 30), "r_shoulder": (74, 60), "l_shoulder": (118, 60), "r_elbow": (64, 90),
+                  "l_elbow": (128, 90), "r_wrist": (60, 115), "l_wrist": (132, 115), "r_hip": (84, 120),
+                  "l_hip": (108, 120), "r_knee": (82, 177), "l_knee": (110, 177), "r_ankle": (80, 232),
+                  "l_ankle": (112, 232)})
 
 
 def _street(height: int, width: int, rng=None) -> np.ndarray:
