@@ -31,7 +31,7 @@ LEG_WIDTHS = ((0.0, 0.8), (0.5, 0.74), (1.0, 0.58), (1.5, 0.55), (2.0, 0.33), (2
 LEGS = (P["left_leg"], P["right_leg"])
 SKIN = (P["left_arm"], P["right_arm"], P["neck"], P["face"])
 # How much darker a leg's sides are than its middle, the mean kept at the leg's colour. Bare legs in CCP train
-# (2,800 cuts across thighs and shins at 512x384) are nearly flat on average: luminance over the median 0.96-0.98
+# (1,926 cuts across the shins at 512x384) are nearly flat on average: luminance over the median 0.96-0.98
 # at the sides, 1.00-1.02 in the middle; a lit side's gradient averages out.
 SHADE = 0.1
 ARM_WIDTH = 0.8  # of the hips' span: the band along a forearm that `arms` keeps out of the bare place
