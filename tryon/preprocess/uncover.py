@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from tryon.data.labels import J, P
+from tryon.data.labels import SKIN_LABELS, J, P
 from tryon.models.pose_warp import Body
 from tryon.preprocess.person import WAIST_ABOVE_HIPS
 
@@ -28,8 +28,7 @@ from tryon.preprocess.person import WAIST_ABOVE_HIPS
 # 205 knees, 283 calves, 308 ankles; the knees' upper quartile is two legs together): thigh 0.74, knee 0.63, calf
 # 0.55, ankle 0.33. At the hip joint the thighs meet, the pelvis about 1.8 spans wide.
 LEG_WIDTHS = ((0.0, 0.8), (0.5, 0.74), (1.0, 0.58), (1.5, 0.55), (2.0, 0.33), (2.25, 0.3))
-LEGS = (P["left_leg"], P["right_leg"])
-SKIN = (P["left_arm"], P["right_arm"], P["neck"], P["face"])
+OTHER_SKIN = SKIN_LABELS["upper"] + (P["face"],)  # arms, neck and face: the legs' colour where no leg shows
 # How much darker a leg's sides are than its middle, the mean kept at the leg's colour. Bare legs in CCP train
 # (1,926 cuts across the shins at 512x384) are nearly flat on average: luminance over the median 0.96-0.98
 # at the sides, 1.00-1.02 in the middle; a lit side's gradient averages out.
@@ -82,7 +81,7 @@ def leg_colour(person: np.ndarray, parse: np.ndarray, hidden: np.ndarray) -> np.
     """RGB float32 [3] (0-255): the median colour of the legs the parse `parse` shows in `person` ([H, W, 3] uint8)
     outside `hidden` (bool, the old garment's place), a pixel in from their edges; of the arms, neck and face where
     the legs show too little; a light skin tone where nothing shows."""
-    for labels in (LEGS, SKIN):
+    for labels in (SKIN_LABELS["lower"], OTHER_SKIN):
         where = ndimage.binary_erosion(np.isin(parse, labels)) & ~hidden
         if where.sum() >= LEAST_SKIN:
             return np.median(person[where].astype(np.float32), axis=0)
@@ -92,7 +91,7 @@ def leg_colour(person: np.ndarray, parse: np.ndarray, hidden: np.ndarray) -> np.
 def leg_scale(parse: np.ndarray, body: Body, hidden: np.ndarray) -> float:
     """How much wider (or narrower) the legs that show below the old garment's place are than LEG_WIDTHS says,
     measured across each leg's shin at the first points past `hidden` (all at model size): 1 where none show."""
-    legs = np.isin(parse, LEGS)
+    legs = np.isin(parse, SKIN_LABELS["lower"])
     height, width = parse.shape
     ratios = []
     for leg in body.legs:
