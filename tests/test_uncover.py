@@ -7,6 +7,7 @@ from PIL import Image
 from scipy import ndimage
 
 from conftest import pose_of
+from tryon.data.dataset import to_tensor
 from tryon.data.labels import J, P
 from tryon.models.pose_warp import read_body
 from tryon.pipeline import Framed, TryOnPipeline
@@ -113,9 +114,14 @@ def _long_skirt_scene(scale: int = 2):
     return pipe, framed, parse, old, torch.from_numpy(shorts)[None, None], render.clone(), _street(*size)
 
 
+def _photo(framed: Framed) -> torch.Tensor:
+    """The person crop at the try-on's size, as compose hands it to uncover (the scene's box is the whole photo)."""
+    return to_tensor(np.asarray(framed.photo))[None]
+
+
 def test_shorts_on_a_long_skirt_show_legs_and_the_street_below_them_not_the_render():
     pipe, framed, parse, old, shorts, render, street = _long_skirt_scene()
-    out = pipe.uncover(framed, parse, old, shorts, render)
+    out = pipe.uncover(framed, parse, old, shorts, render, _photo(framed))
     level = lambda y, x: (out[0, :, 2 * y, 2 * x].numpy() + 1) * 127.5
     assert torch.equal(out[..., :200, :], render[..., :200, :])  # above the waist: the render
     assert torch.equal(out[..., 240:290, 130:250], render[..., 240:290, 130:250])  # under the shorts: the render
@@ -136,10 +142,10 @@ def test_nothing_is_uncovered_without_hips_or_where_the_new_garment_covers_the_o
     no_hips = FRAMED.copy()
     no_hips[J["l_hip"], 2] = 0
     framed.pose = no_hips
-    assert torch.equal(pipe.uncover(framed, parse, old, shorts, render), render)
+    assert torch.equal(pipe.uncover(framed, parse, old, shorts, render, _photo(framed)), render)
     framed.pose = FRAMED
     skirt = torch.from_numpy(np.array(Image.fromarray(old).resize((2 * W, 2 * H), Image.NEAREST))).float()
-    assert torch.equal(pipe.uncover(framed, parse, old, skirt[None, None], render), render)
+    assert torch.equal(pipe.uncover(framed, parse, old, skirt[None, None], render, _photo(framed)), render)
 
 
 def test_no_leg_shows_beside_trousers_laid_slimmer_than_it():
@@ -149,7 +155,7 @@ def test_no_leg_shows_beside_trousers_laid_slimmer_than_it():
         for y in range(120, 232):
             x = int(round(np.interp(y, leg[:3, 1], leg[:3, 0])))
             slim[2 * y:2 * y + 2, 2 * (x - 3):2 * (x + 3)] = 1
-    out = pipe.uncover(framed, parse, old, torch.from_numpy(slim)[None, None], render)
+    out = pipe.uncover(framed, parse, old, torch.from_numpy(slim)[None, None], render, _photo(framed))
     level = lambda y, x: (out[0, :, 2 * y, 2 * x].numpy() + 1) * 127.5
     for y in (165, 200):
         for leg in read_body(FRAMED).legs:

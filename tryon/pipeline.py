@@ -675,13 +675,15 @@ class TryOnPipeline(DiffusionPipeline):
             agnostic = (batch["agnostic_mask"][i, 0] > 0.5).cpu().numpy()
             old_region = paste_region(parse, agnostic, np.zeros_like(lands), batch["category"][i])
             old = framing.soft_mask(old_region, grow)
+            # the photo at the crop's size (edges repeated past it), for what is painted around the new garment
+            photo = (to_tensor(np.asarray(framing.crop(f.photo, f.box, *size)))[None]
+                     if own > 0 or batch["category"][i] != "upper" else None)
             if batch["category"][i] != "upper":
-                image = self.uncover(f, parse, old_region, warped_mask, image)
+                image = self.uncover(f, parse, old_region, warped_mask, image, photo)
             shown = up(torch.from_numpy(shown_region(parse, agnostic, batch["category"][i],
                                                      bool(result.laid_by_pose[i])))[None, None], "bilinear")
             paste_mask = torch.maximum(up(torch.from_numpy(old)[None, None], "bilinear"), warped_mask * shown)
             if own > 0:
-                photo = to_tensor(np.asarray(framing.crop(f.photo, f.box, *size)))[None]  # edges repeated past it
                 seen = image * paste_mask + photo * (1 - paste_mask)
                 in_front = up(torch.from_numpy(framing.soft_mask(np.isin(parse, IN_FRONT_LABELS), grow))[None, None],
                               "bilinear")
@@ -691,13 +693,13 @@ class TryOnPipeline(DiffusionPipeline):
         return out
 
     def uncover(self, framed: Framed, parse: np.ndarray, old_region: np.ndarray, garment: torch.Tensor,
-                image: torch.Tensor) -> torch.Tensor:
+                image: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
         """The try-on `image` ([1,3,H,W] at the crop's size) of a bottom or dress with the old garment's place
         (`old_region`, bool at model size) that the new garment (`garment`, its warped mask [1,1,H,W]) leaves bare
-        painted as the street and the legs there (tryon.preprocess.uncover), instead of the generator's blur of the
-        old or the new garment's colours: below the hip joints, and beside the pelvis from the waist down (the
-        pelvis itself, and the forearms and hands, keep the render). Unchanged without both hips and a knee
-        (tryon.models.pose_warp.read_body)."""
+        painted as the street and the legs there (tryon.preprocess.uncover), from `photo` (the person crop at that
+        size, [1,3,H,W] in [-1, 1]), instead of the generator's blur of the old or the new garment's colours: below
+        the hip joints, and beside the pelvis from the waist down (the pelvis itself, and the forearms and hands,
+        keep the render). Unchanged without both hips and a knee (tryon.models.pose_warp.read_body)."""
         body = read_body(framed.pose)
         if body is None:
             return image
@@ -726,9 +728,8 @@ class TryOnPipeline(DiffusionPipeline):
                                          uncover.leg_scale(parse, body, hidden), covered=new[window])
         below = rows[top:bottom] > full.centre[1]
         hole = hole[window] & (below | (legs < 0.5))  # above the hip joints, beside the pelvis only
-        photo = np.asarray(framing.crop(framed.photo, framed.box, *size))[window]
         known = ~ndimage.maximum_filter(old[window], 2 * grow + 1) & ~new[window]
-        fill = uncover.paint_uncovered(to_tensor(photo).permute(1, 2, 0).numpy(), hole, known, legs * below, across,
+        fill = uncover.paint_uncovered(photo[0].permute(1, 2, 0).numpy()[window], hole, known, legs * below, across,
                                        uncover.leg_colour(framed.person, parse, hidden))
         soft = torch.from_numpy(ndimage.uniform_filter(hole.astype(np.float32), grow + 1))
         soft = soft * (1 - garment[0, 0][window])
