@@ -540,6 +540,9 @@ def test_the_garment_shape_finds_two_legs_or_a_skirt():
     assert a[-1] < a[0] and a_r[-1] > a_r[0]  # the left leg spreads left, the right one right
     assert rows[-1] >= 230
     assert garment_shape(_skirt()).legs is None
+    flap = _skirt()
+    flap[166:172, 136:139] = False  # a slit by the side seam 30 rows above the hem: a flap, no leg
+    assert garment_shape(flap).legs is None
     assert garment_shape(_trousers(), legs=False).legs is None  # a dress's slit is no pair of legs
     assert garment_shape(np.zeros((H, W), bool)) is None
 
@@ -551,6 +554,24 @@ def test_full_length_trousers_cover_the_legs_to_the_ankles_and_nothing_above_the
     assert not laid[:100].any()  # the waist sits a quarter of a thigh above the hips (row 120), not higher
     assert not laid[200, 94:98].any()  # the legs stay apart
     assert laid[200, 81] and laid[200, 111]
+
+
+def test_a_leg_photographed_shorter_than_the_other_still_reaches_the_ankle():
+    trousers = _trousers()
+    trousers[215:, 96:] = False  # the image-right leg's hem folded under, 20 pixels shorter
+    laid = _laid(trousers)
+    right_shin = pose_region(FRAMED, "lower", H, W) & (np.arange(W) > 96) & (np.arange(H)[:, None] >= 205)
+    right_shin &= np.arange(H)[:, None] <= 232
+    assert (laid & right_shin).sum() / right_shin.sum() >= 0.9
+
+
+@pytest.mark.parametrize("span", [14, 24, 40])
+def test_the_garments_length_follows_the_legs_not_the_hip_joints_span(span):
+    pose = FRAMED.copy()  # the hip joints as mediapipe may place them, the legs as they are
+    pose[J["r_hip"], 0], pose[J["l_hip"], 0] = 96 - span / 2, 96 + span / 2
+    trousers, shorts = _laid(_trousers(), pose), _laid(_trousers(leg_end=105, spread=6), pose)
+    assert trousers[225:232].any(1).all()  # to the ankles (row 232)
+    assert shorts[120:135].any(1).all() and not shorts[170:].any()  # above the knees (row 177)
 
 
 def test_shorts_stop_above_the_knees():

@@ -7,8 +7,10 @@ by part, so that nothing can fold:
   edges; and when rows below a crotch hold two runs down to the hem (trousers, shorts), each leg's run per row;
 - the person (from the pose at model size): the waist a quarter of a thigh above the hip joints and 1.5 hip spans
   wide, the crotch a third of a thigh below the joints, each leg along hip -> knee -> ankle (over the top of the
-  foot); a garment whose length for its waist is a full-length one reaches the ankles, a shorter one its own
-  length scaled as its waist is; widths follow the garment's, never thinner than a quarter of a thigh.
+  foot); a garment whose length for its waist's width is a full-length one reaches the ankles, a shorter one
+  as far down the legs as that length says (LENGTH_PER_WAIST: the legs' length, not the hip joints' span, which
+  mediapipe places unsurely), both legs alike (a leg folded shorter in the photo is as long as the other);
+  widths follow the garment's, scaled as its waist is, never thinner than a quarter of a thigh.
 - each person pixel reads the garment part it lies in: between the waist and the crotch (a skirt: down to its hem)
   the same fraction of the way down the garment and the same fraction across its row; on a leg, the same fraction
   along the garment's leg and the same share of its half-width, on the same side.
@@ -35,10 +37,15 @@ HIP_HALF = 0.9
 CROTCH_BELOW_HIPS = 0.35  # in thighs (CCP: 0.32 to 0.49; legs together read lower)
 MIN_LEG_HALF = 0.14  # a leg's least half-width, in thighs (CCP: legs are 0.30 thighs wide at the knee)
 FOOT = 0.12  # a full-length leg reaches past the ankle by this share of the shin
-FLAT = 1.45  # a flat garment's waist (half the waist around) is this much wider than a worn one seen from the front
+# a flat garment's length, per its waist's width, as a share of the person's length from the waist to past the
+# ankles: a flat waist (half the waist around) is 1.45 times a worn one seen from the front, 2 * WAIST_HALF hip spans,
+# and CCP's persons' hip span is 0.201 of that length (median; 0.14 to 0.24 for 90% of them: mediapipe's hip joints
+# are too unsure, and turn with the body, to scale a length by, so the garment's length follows the legs instead)
+LENGTH_PER_WAIST = 1.45 * 2 * WAIST_HALF * 0.201
 FULL_LENGTH = 0.8  # a garment reaching this share of the way from the waist to the ankles is full length
 DRESS_WAIST = 0.6  # a dress's waist, the share of the way from the shoulders to the hips
 MIN_PIXELS = 200
+LEG_SHARE = 0.5  # each of two legs runs at least this share of the way from the crotch to the hem
 SHARE = 1.6  # past a leg's edge by this share of its half-width, a pixel reads there (just off the garment)
 THIGH_PER_TORSO = 0.79  # hip to knee, in shoulders-to-hips lengths (CCP train median; 0.71 to 0.88 for 80%)
 FACING = 0.5  # the hip joints' span, in shoulder widths, of a person facing the camera (CCP: 5th percentile 0.50)
@@ -150,6 +157,8 @@ def garment_shape(mask: np.ndarray, legs: bool = True) -> GarmentShape | None:
             track.append((y, near[0], near[1] - 1))
             current = near
         tracks.append(tuple(np.array(v, float) for v in zip(*track)))
+    if min(len(rows) for rows, _, _ in tracks) < LEG_SHARE * (bottom - crotch + 1):
+        return shape  # a notch or a loose flap at the hem, no leg: a skirt, or shorts as wide as one
     shape.crotch, shape.legs = crotch, tracks
     return shape
 
@@ -243,11 +252,12 @@ def read_body(pose: np.ndarray) -> Body | None:
                 shoulders=(shoulders[0] + shoulders[1]) / 2 if seen else None, shoulder_width=shoulder_width)
 
 
-def _stretch(garment_length: float, scale: float, full: float) -> float:
-    """Garment pixels -> person pixels down the body: a garment whose length, laid flat and scaled as its waist is,
-    reaches FULL_LENGTH of `full` (the person's length from where it starts to past the ankles) is stretched to
-    reach the whole of it, a shorter one keeps its own length."""
-    return full / garment_length if garment_length * FLAT * scale >= FULL_LENGTH * full else FLAT * scale
+def _stretch(garment_length: float, waist_width: float, full: float) -> float:
+    """Garment pixels -> person pixels down the body: a garment whose length per its waist's width reaches
+    FULL_LENGTH of `full` (the person's length from where it starts to past the ankles; LENGTH_PER_WAIST) is
+    stretched to reach the whole of it, a shorter one keeps its own length."""
+    reach = garment_length / waist_width * LENGTH_PER_WAIST
+    return full / garment_length if reach >= FULL_LENGTH else reach * full / garment_length
 
 
 def _spread(body: Body, distance: float) -> float:
@@ -263,7 +273,7 @@ def _lower(garment: GarmentShape, body: Body, pixels: np.ndarray) -> np.ndarray:
     scale = 2 * WAIST_HALF * span / garment.waist_width  # garment pixels -> person pixels, across
     above = WAIST_ABOVE_HIPS * thigh
     full = above + float(np.mean([_length(p) for p in body.legs]))  # waist to past the ankles
-    stretch = _stretch(garment.length, scale, full)
+    stretch = _stretch(garment.length, garment.waist_width, full)
     least = MIN_LEG_HALF * thigh
     waist_centre = body.centre - above * body.down
     along = (pixels - waist_centre) @ body.down
@@ -299,8 +309,8 @@ def _lower(garment: GarmentShape, body: Body, pixels: np.ndarray) -> np.ndarray:
     hip_to_crotch = CROTCH_BELOW_HIPS * thigh
     fits = []
     for polyline, (rows, a, b) in zip(body.legs, garment.legs):
-        # the hem lands as far below the waist as the garment's length says, the crotch where the body's is
-        hem = min((rows[-1] - garment.waist + 1) * stretch, full)
+        # both hems land as far below the waist as the garment's longer leg says, the crotch where the body's is
+        hem = min(garment.length * stretch, full)
         reach = max(hem - to_crotch, 0.2 * thigh)
         arc, offset = _project(pixels[legs], polyline)
         t = (arc - hip_to_crotch) / reach
@@ -337,7 +347,7 @@ def _dress(garment: GarmentShape, body: Body, pixels: np.ndarray) -> np.ndarray 
     scale = 2 * WAIST_HALF * body.span / widths[waist_row - garment.top]
     full = _length(axis) - waist_at  # the waist to past the ankles
     below = garment.bottom - waist_row + 1
-    hem_at = waist_at + min(below * _stretch(below, scale, full), full)
+    hem_at = waist_at + min(below * _stretch(below, widths[waist_row - garment.top], full), full)
     arc, lateral = _project(pixels, axis, extend=True)
     rows = np.interp(arc, [0.0, waist_at, hem_at], [garment.top, waist_row, garment.bottom],
                      left=garment.top - 1, right=garment.bottom + 1)
