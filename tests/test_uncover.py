@@ -162,3 +162,32 @@ def test_no_leg_shows_beside_trousers_laid_slimmer_than_it():
             x = int(round(np.interp(y, leg[:3, 1], leg[:3, 0])))
             for side in (-5, 5):  # inside a bare leg's width, outside the trousers: the street, not skin
                 assert np.abs(level(y, x + side) - street[2 * y, 2 * (x + side)]).max() < 25, (y, x + side)
+
+
+def test_the_legs_lie_in_the_new_garments_shadow_just_below_its_hem():
+    pipe, framed, parse, old, shorts, render, _ = _long_skirt_scene()
+    out = pipe.uncover(framed, parse, old, shorts, render, _photo(framed))
+    leg = read_body(FRAMED).legs[0]
+    level = lambda y: float((out[0, :, 2 * y, 2 * int(round(np.interp(y, leg[:3, 1], leg[:3, 0])))] + 1).mean())
+    assert level(151) < 0.85 * level(200)  # a pixel below the shorts' hem (row 150): about 0.75 of the light
+    assert level(170) == pytest.approx(level(200), rel=0.03)  # a third of a thigh below: as lit as further down
+    shadow = uncover.hem_shadow(np.arange(100)[:, None].repeat(4, 1) < 10, thigh=50.0)  # a hem at row 9
+    darkest = 1 - uncover.HEM_SHADOW * np.exp(-1 / (uncover.HEM_SHADOW_LENGTH * 50))  # a pixel below it
+    assert shadow[10, 0] == pytest.approx(darkest) and shadow[11, 0] > darkest and shadow[60, 0] > 0.99
+
+
+def test_the_legs_carry_the_grain_of_the_skin_the_photo_shows():
+    pipe, framed, parse, old, shorts, render, _ = _long_skirt_scene()
+    photo = np.asarray(framed.photo).astype(np.float32)
+    face = np.asarray(Image.fromarray(parse).resize(framed.photo.size, Image.NEAREST)) == P["face"]
+    photo[face] += np.random.default_rng(1).normal(0, 8, (face.sum(), 1))  # grainy skin, 8 levels
+    framed.photo = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+    grain = uncover.skin_grain(_photo(framed)[0].permute(1, 2, 0).numpy(), parse, np.zeros((H, W), bool))
+    assert grain * 127.5 == pytest.approx(8 * (8 / 9) ** 0.5, rel=0.2)  # less what a 3x3 mean keeps
+    out = pipe.uncover(framed, parse, old, shorts, render, _photo(framed))
+    leg = read_body(FRAMED).legs[0]
+    x = 2 * int(round(np.interp(200, leg[:3, 1], leg[:3, 0])))
+    patch = (out[0, 0, 2 * 190:2 * 210, x - 3:x + 4].numpy() + 1) * 127.5  # down the leg's middle
+    assert 4 < patch.std() < 14
+    smooth = pipe.uncover(*_long_skirt_scene()[1:6], _photo(_long_skirt_scene()[1]))
+    assert ((smooth[0, 0, 2 * 190:2 * 210, x - 3:x + 4].numpy() + 1) * 127.5).std() < 2  # flat skin, flat legs

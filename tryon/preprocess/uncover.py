@@ -10,8 +10,9 @@ painted explicitly instead:
   kerb runs on behind the legs as it does on either side;
 - the legs in front: each a tapered tube along the pose's hip, knee and ankle (`leg_tubes`), as wide as CCP's bare
   legs are for the hips' span (LEG_WIDTHS), or as the legs that show below the hole; coloured like the person's
-  own legs where they show (tights stay tights), like their arms, neck or face otherwise (`leg_colour`), and shaded
-  darker towards their sides as a round limb is.
+  own legs where they show (tights stay tights), like their arms, neck or face otherwise (`leg_colour`), shaded
+  darker towards their sides as a round limb is and in the new garment's shadow just below its hem (`hem_shadow`),
+  with the grain the photo's own skin shows (`skin_grain`), so that they are no flat plastic.
 """
 from dataclasses import replace
 
@@ -33,6 +34,11 @@ OTHER_SKIN = SKIN_LABELS["upper"] + (P["face"],)  # arms, neck and face: the leg
 # (1,926 cuts across the shins at 512x384) are nearly flat on average: luminance over the median 0.96-0.98
 # at the sides, 1.00-1.02 in the middle; a lit side's gradient averages out.
 SHADE = 0.1
+# Bare legs are darker just below a hem. CCP train, 328 legs below a bottom's or dress's hem at 512x384: their median
+# luminance, over that 0.25-0.4 thighs below the hem, is 0.78, 0.88, 0.93 and 0.97 at 0-0.05, 0.05-0.1, 0.1-0.15
+# and 0.15-0.25 thighs below, which 1 - HEM_SHADOW * exp(-distance / HEM_SHADOW_LENGTH) fits within 0.005.
+HEM_SHADOW = 0.29
+HEM_SHADOW_LENGTH = 0.09  # in thighs
 ARM_WIDTH = 0.8  # of the hips' span: the band along a forearm that `arms` keeps out of the bare place
 LEAST_SKIN = 12  # pixels at model size: fewer of the legs (or of any skin) than this, and they give no colour
 
@@ -77,15 +83,45 @@ def leg_tubes(body: Body, shape: tuple[int, int], scale: float = 1.0,
     return coverage, across
 
 
-def leg_colour(person: np.ndarray, parse: np.ndarray, hidden: np.ndarray) -> np.ndarray:
-    """RGB float32 [3] (0-255): the median colour of the legs the parse `parse` shows in `person` ([H, W, 3] uint8)
-    outside `hidden` (bool, the old garment's place), a pixel in from their edges; of the arms, neck and face where
-    the legs show too little; a light skin tone where nothing shows."""
+def _skin(parse: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """Bool [H, W]: the legs the parse `parse` shows outside `hidden` (bool, the old garment's place), a pixel in
+    from their edges; the arms, neck and face where the legs show fewer than LEAST_SKIN pixels; none where those
+    show too few as well."""
     for labels in (SKIN_LABELS["lower"], OTHER_SKIN):
         where = ndimage.binary_erosion(np.isin(parse, labels)) & ~hidden
         if where.sum() >= LEAST_SKIN:
-            return np.median(person[where].astype(np.float32), axis=0)
+            return where
+    return np.zeros(parse.shape, bool)
+
+
+def leg_colour(person: np.ndarray, parse: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """RGB float32 [3] (0-255): the median colour in `person` ([H, W, 3] uint8) of the skin `_skin` picks (the legs
+    that show, else the arms, neck and face); a light skin tone where none shows."""
+    where = _skin(parse, hidden)
+    if where.any():
+        return np.median(person[where].astype(np.float32), axis=0)
     return np.array([200.0, 160.0, 140.0], np.float32)
+
+
+def skin_grain(photo: np.ndarray, parse: np.ndarray, hidden: np.ndarray) -> float:
+    """The grain of the skin `_skin` picks (by the model-size `parse` and `hidden`) in `photo` ([H, W, 3] in -1..1,
+    any size): the robust spread (1.4826 median absolute deviations) of its luminance less a 3x3 mean; 0 where no
+    skin shows."""
+    height, width = photo.shape[:2]
+    where = np.asarray(Image.fromarray(_skin(parse, hidden)).resize((width, height), Image.NEAREST))
+    where = ndimage.binary_erosion(where, iterations=max(1, height // parse.shape[0]))
+    if where.sum() < LEAST_SKIN:
+        return 0.0
+    luma = photo @ np.array([0.299, 0.587, 0.114], np.float32)
+    detail = (luma - ndimage.uniform_filter(luma, 3))[where]
+    return float(1.4826 * np.median(np.abs(detail - np.median(detail))))
+
+
+def hem_shadow(garment: np.ndarray, thigh: float) -> np.ndarray:
+    """Float32 [H, W]: how much of a bare leg's light reaches each pixel by its distance from `garment` (bool
+    [H, W], the new garment), `thigh` pixels to a thigh: 1 - HEM_SHADOW at its edge, 1 far from it."""
+    distance = ndimage.distance_transform_edt(~garment) if garment.any() else np.full(garment.shape, np.inf)
+    return (1 - HEM_SHADOW * np.exp(-distance / (HEM_SHADOW_LENGTH * thigh))).astype(np.float32)
 
 
 def leg_scale(parse: np.ndarray, body: Body, hidden: np.ndarray) -> float:
@@ -165,16 +201,21 @@ def street_fill(photo: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 
 def paint_uncovered(photo: np.ndarray, hole: np.ndarray, known: np.ndarray, legs: np.ndarray, across: np.ndarray,
-                    colour: np.ndarray) -> np.ndarray:
+                    colour: np.ndarray, shadow: np.ndarray | None = None, grain: float = 0.0) -> np.ndarray:
     """[H, W, 3] float32 in the range of `photo` ([H, W, 3], -1..1): what lies in `hole` (bool [H, W], the bare
     place) when the old garment is gone: the street from `known` (bool, the photo pixels to carry in, `street_fill`),
     and in front of it the legs (`legs`, their coverage, and `across`, from `leg_tubes`) in `colour` (RGB 0-255),
-    shaded SHADE darker at their sides than along their middle."""
+    shaded SHADE darker at their sides than along their middle, times `shadow` (float [H, W], `hem_shadow`), with
+    luminance noise of spread `grain` (in photo units, `skin_grain`; a fixed draw, so a try-on is repeatable)."""
     fill = street_fill(photo, known & ~hole)
     skin = (colour / 127.5 - 1.0).astype(np.float32)
     shade = 1.0 + SHADE * (1 / 3 - across ** 2)  # across^2 averages 1/3 over a tube's width
-    painted = np.clip((skin[None, None] + 1.0) * shade[..., None] - 1.0, -1, 1)
-    return fill * (1 - legs[..., None]) + painted * legs[..., None]
+    if shadow is not None:
+        shade = shade * shadow
+    painted = (skin[None, None] + 1.0) * shade[..., None] - 1.0
+    if grain > 0:
+        painted = painted + grain * np.random.default_rng(0).standard_normal(hole.shape, np.float32)[..., None]
+    return fill * (1 - legs[..., None]) + np.clip(painted, -1, 1) * legs[..., None]
 
 
 def scaled(body: Body, scale: float, origin: tuple[float, float] = (0.0, 0.0)) -> Body:
