@@ -693,3 +693,29 @@ def test_a_pose_laid_garment_shows_past_the_old_one_but_never_over_what_is_kept(
     assert not laid[:, :20].any() and not laid[:, 170:].any()  # never far off the body
     for kept in ("upper", "shoes", "accessory"):
         assert not laid[parse == P[kept]].any()
+
+
+def test_a_dress_the_learnt_warp_lays_comes_out_longer_below_the_hips_and_nothing_else_changes(monkeypatch):
+    import tryon.pipeline
+
+    pipe = TryOnPipeline.untrained(**TINY)
+    torch.manual_seed(0)
+    panel = np.zeros((H, W), bool)
+    panel[40:150, 70:122] = True
+    batch = {"repr": torch.randn(3, PERSON_REPR_CHANNELS, H, W), "cloth": torch.rand(3, 3, H, W) * 2 - 1,
+             "cloth_mask": torch.from_numpy(np.stack([panel] * 3)).float()[:, None],
+             "pose": torch.from_numpy(np.stack([FRAMED] * 3)), "category": ["upper", "lower", "dress"]}
+    pipe.pose_layout = ()  # all three by the learnt warp
+    monkeypatch.setattr(tryon.pipeline, "DRESS_LENGTH", 1.0)
+    plain = pipe.warp_parts(batch)
+    monkeypatch.setattr(tryon.pipeline, "DRESS_LENGTH", 1.5)
+    longer = pipe.warp_parts(batch)
+    for i in (0, 1):  # a top and a bottom as they were
+        assert torch.equal(plain.mask[i], longer.mask[i]) and torch.equal(plain.image[i], longer.image[i])
+    assert (plain.mask[2, 0, :112] - longer.mask[2, 0, :112]).abs().max() < 0.05  # above the hips (row 120) too
+    hem = lambda m: int(np.nonzero((m[0] > 0.5).any(1).numpy())[0].max())
+    assert hem(longer.mask[2]) - 120 == pytest.approx(1.5 * (hem(plain.mask[2]) - 120), abs=3)
+    assert hem(plain.mask[2]) > 135  # the panel reached well below the hips to begin with
+    no_hips = {**batch, "pose": batch["pose"].clone()}
+    no_hips["pose"][:, J["l_hip"], 2] = 0
+    assert torch.equal(pipe.warp_parts(no_hips).mask[2], plain.mask[2])  # no hips seen: nothing to measure from

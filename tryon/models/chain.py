@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from tryon.data.labels import JOINT_FLIP, PARSE_FLIP
+from tryon.data.labels import JOINT_FLIP, PARSE_FLIP, J
 from tryon.errors import TryOnError
 from tryon.models.generator import TryOnGenerator
 from tryon.models.parser import HumanParser
@@ -78,7 +78,8 @@ def rigid_prints(tps: torch.Tensor, flow: torch.Tensor, prints: torch.Tensor, gr
     return flow * (1 - weight) + (grid - tps).permute(0, 3, 1, 2) * weight
 
 
-def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, ...] = (), lay_prints: bool = False):
+def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, ...] = (), lay_prints: bool = False,
+                 dress_length: float = 1.0):
     """Run the warp on a batch whose person representation is `person` (batch_repr, computed once by the caller,
     who also feeds it to the generator): (warped garment RGB, warped mask, TPS control points, the flow refiners'
     correction or None, which garments the pose laid out: bool [N]). Garments of the categories in `pose_layout`
@@ -86,7 +87,9 @@ def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, .
     parts: the TPS control points at the identity and the pose-laid grid as the flow (at the refiners' size, half
     the models'; the grid is smooth within each part). The learnt warp runs only when some garment of the batch is
     not laid out so. With `lay_prints`, each garment's print (batch["prints"]) is laid whole by `print_grid`
-    instead of the flow refiners (`rigid_prints`), as the pipeline lays it for one pass."""
+    instead of the flow refiners (`rigid_prints`), as the pipeline lays it for one pass. A dress the learnt warp
+    lays comes out `dress_length` times as long below the hip joints (`lengthen_below`, folded into the flow; the
+    pipeline's DRESS_LENGTH), where the pose shows both hips."""
     height, width = person.shape[-2:]
     laid = pose_grids(batch, pose_layout)
     if len(laid) == len(batch["category"]):
@@ -99,6 +102,7 @@ def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, .
         if lay_prints and flow is not None:
             tps = matcher.grid(points, *flow.shape[-2:])
             flow = rigid_prints(tps, flow, batch["prints"], print_grid(tps, flow, batch["prints"]))
+        flow = lengthen_dresses(matcher, batch, points, flow, height, width, dress_length, laid)
         if laid:
             points = points.clone()
             flow = person.new_zeros(len(points), 2, height // 2, width // 2) if flow is None else flow.clone()
@@ -110,6 +114,39 @@ def warp_garment(matcher, batch, person: torch.Tensor, pose_layout: tuple[str, .
     grid = matcher.sampling_grid(points, flow, height, width)
     by_pose = torch.tensor([i in laid for i in range(len(points))], device=person.device)
     return warp(batch["cloth"], grid), warp(batch["cloth_mask"], grid, fill=0.0), points, flow, by_pose
+
+
+def lengthen_below(grid: torch.Tensor, row: float, factor: float) -> torch.Tensor:
+    """A sampling grid [N, H, W, 2] whose rows below `row` (in the grid's pixels) read the rows `factor` times
+    nearer to it (linearly between two): what it lays out below that row comes out `factor` times as long."""
+    rows = torch.arange(grid.shape[1], device=grid.device, dtype=torch.float32)
+    source = torch.where(rows > row, row + (rows - row) / factor, rows)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=grid.shape[1] - 1)
+    t = (source - low)[None, :, None, None].to(grid.dtype)
+    return grid[:, low] * (1 - t) + grid[:, high] * t
+
+
+def lengthen_dresses(matcher, batch, points: torch.Tensor, flow: torch.Tensor | None, height: int, width: int,
+                     factor: float, laid: dict) -> torch.Tensor | None:
+    """The flow ([N, 2, h, w], or None without refiners) with each dress of the batch that the pose does not lay out
+    (`laid`) lengthened `factor` times below its person's hip joints (`lengthen_below` on the TPS of `points` plus
+    the flow; a new zero flow at half the models' size where there was none). Unchanged where `factor` is 1 or no
+    dress has both hips seen."""
+    hips = batch["pose"][:, [J["r_hip"], J["l_hip"]]].float()
+    dresses = [i for i, category in enumerate(batch["category"])
+               if category == "dress" and i not in laid and bool((hips[i, :, 2] > 0).all())]
+    if factor == 1.0 or not dresses:
+        return flow
+    flow = points.new_zeros(len(points), 2, height // 2, width // 2, dtype=torch.float32) if flow is None \
+        else flow.clone()
+    h = flow.shape[-2]
+    for i in dresses:
+        tps = matcher.grid(points[i:i + 1], h, flow.shape[-1])
+        row = (hips[i, :, 1].mean().item() + 0.5) * h / height - 0.5  # the hips' row at the flow's size
+        grid = lengthen_below(tps + flow[i:i + 1].float().permute(0, 2, 3, 1), row, factor)
+        flow[i] = (grid - tps)[0].permute(2, 0, 1).to(flow.dtype)
+    return flow
 
 
 def pose_layout_categories(text: str) -> tuple[str, ...]:
