@@ -62,8 +62,8 @@ FLOW_SIGMA = 2.0  # flow pixels (half the models' size): the smoothing of the fl
 POSE_LAYOUT = ("lower",)  # the categories the default weights' full-body generator learnt behind the pose layout
 # The learnt full-body warp, trained on worn dresses cut out of CCP photos, lays a dress photographed flat (half its
 # girth wide) short. CCP val's 12 dresses widened 1.45 times, as a flat one is: its hem lands a median 0.46 thighs
-# above the worn dress's; stretched 1.5 times below the hip joints, -0.02 (garment PSNR 24.94 -> 25.84 dB; the
-# cut-outs as worn, 26.40 -> 26.82: it lays those a little short too).
+# above the worn dress's; stretched 1.5 times below the hip joints, 0.02 high (garment PSNR 24.94 -> 25.91 dB; the
+# cut-outs as worn, 26.40 -> 26.81, though these now come out a median 0.27 thighs long).
 DRESS_LENGTH = 1.5
 PRINT_TRUST = 0.25  # how far the composition mask is raised on a print the two mirror passes lay alike
 AGREE = 12.0  # levels: where the two mirror passes' garments differ this much, the composition mask is left as it is

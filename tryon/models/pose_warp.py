@@ -255,7 +255,7 @@ def read_body(pose: np.ndarray) -> Body | None:
 def _stretch(garment_length: float, waist_width: float, full: float) -> float:
     """Garment pixels -> person pixels down the body: a garment whose length per its waist's width reaches
     FULL_LENGTH of `full` (the person's length from where it starts to past the ankles; LENGTH_PER_WAIST) is
-    stretched to reach the whole of it, a shorter one keeps its own length."""
+    stretched to reach the whole of it, a shorter one reaches the share of it that its length says."""
     reach = garment_length / waist_width * LENGTH_PER_WAIST
     return full / garment_length if reach >= FULL_LENGTH else reach * full / garment_length
 
