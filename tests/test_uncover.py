@@ -70,9 +70,9 @@ def test_the_legs_take_the_colour_of_the_legs_that_show_then_of_the_arms_or_face
     parse[20:45, 85:107], person[20:45, 85:107] = P["face"], SKIN
     parse[200:230, 70:90], person[200:230, 70:90] = P["left_leg"], (25, 25, 30)  # black tights below a skirt
     hidden = np.zeros((H, W), bool)
-    assert np.allclose(uncover.leg_colour(person, parse, hidden), (25, 25, 30))
+    assert np.allclose(uncover.leg_colour(person, uncover.skin(parse, hidden)), (25, 25, 30))
     hidden[150:] = True  # the tights lie in the old garment's place: the face gives the colour
-    assert np.allclose(uncover.leg_colour(person, parse, hidden), SKIN)
+    assert np.allclose(uncover.leg_colour(person, uncover.skin(parse, hidden)), SKIN)
 
 
 def test_the_legs_are_as_wide_as_the_bare_legs_below_the_hole():
@@ -182,7 +182,8 @@ def test_the_legs_carry_the_grain_of_the_skin_the_photo_shows():
     face = np.asarray(Image.fromarray(parse).resize(framed.photo.size, Image.NEAREST)) == P["face"]
     photo[face] += np.random.default_rng(1).normal(0, 8, (face.sum(), 1))  # grainy skin, 8 levels
     framed.photo = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
-    grain = uncover.skin_grain(_photo(framed)[0].permute(1, 2, 0).numpy(), parse, np.zeros((H, W), bool))
+    skin = uncover.skin(parse, np.zeros((H, W), bool))
+    grain = uncover.skin_grain(_photo(framed)[0].permute(1, 2, 0).numpy(), skin)
     assert grain * 127.5 == pytest.approx(8 * (8 / 9) ** 0.5, rel=0.2)  # less what a 3x3 mean keeps
     out = pipe.uncover(framed, parse, old, shorts, render, _photo(framed))
     leg = read_body(FRAMED).legs[0]

@@ -737,10 +737,10 @@ class TryOnPipeline(DiffusionPipeline):
         hole = hole[window] & (below | (legs < 0.5))  # above the hip joints, beside the pelvis only
         known = ~ndimage.maximum_filter(old[window], 2 * grow + 1) & ~new[window]
         crop = photo[0].permute(1, 2, 0).numpy()
+        skin = uncover.skin(parse, hidden)
         fill = uncover.paint_uncovered(crop[window], hole, known, legs * below, across,
-                                       uncover.leg_colour(framed.person, parse, hidden),
-                                       uncover.hem_shadow(new[window], full.thigh),
-                                       uncover.skin_grain(crop, parse, hidden))
+                                       uncover.leg_colour(framed.person, skin),
+                                       uncover.hem_shadow(new[window], full.thigh), uncover.skin_grain(crop, skin))
         soft = torch.from_numpy(ndimage.uniform_filter(hole.astype(np.float32), grow + 1))
         soft = soft * (1 - garment[0, 0][window])
         out = image.clone()

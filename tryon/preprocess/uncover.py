@@ -10,9 +10,9 @@ painted explicitly instead:
   kerb runs on behind the legs as it does on either side;
 - the legs in front: each a tapered tube along the pose's hip, knee and ankle (`leg_tubes`), as wide as CCP's bare
   legs are for the hips' span (LEG_WIDTHS), or as the legs that show below the hole; coloured like the person's
-  own legs where they show (tights stay tights), like their arms, neck or face otherwise (`leg_colour`), shaded
-  darker towards their sides as a round limb is and in the new garment's shadow just below its hem (`hem_shadow`),
-  with the grain the photo's own skin shows (`skin_grain`), so that they are no flat plastic.
+  own legs where they show (tights stay tights), like their arms, neck or face otherwise (`skin`, `leg_colour`),
+  shaded darker towards their sides as a round limb is and in the new garment's shadow just below its hem
+  (`hem_shadow`), with the grain the photo's own skin shows (`skin_grain`), so that they are no flat plastic.
 """
 from dataclasses import replace
 
@@ -84,10 +84,10 @@ def leg_tubes(body: Body, shape: tuple[int, int], scale: float = 1.0,
     return coverage, across
 
 
-def _skin(parse: np.ndarray, hidden: np.ndarray) -> np.ndarray:
-    """Bool [H, W]: the legs the parse `parse` shows outside `hidden` (bool, the old garment's place), a pixel in
-    from their edges; the arms, neck and face where the legs show fewer than LEAST_SKIN pixels; none where those
-    show too few as well."""
+def skin(parse: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """Bool [H, W]: the skin that gives the painted legs their colour and grain: the legs the parse `parse` shows
+    outside `hidden` (bool, the old garment's place), a pixel in from their edges; the arms, neck and face where the
+    legs show fewer than LEAST_SKIN pixels; none where those show too few as well."""
     for labels in (SKIN_LABELS["lower"], OTHER_SKIN):
         where = ndimage.binary_erosion(np.isin(parse, labels)) & ~hidden
         if where.sum() >= LEAST_SKIN:
@@ -95,21 +95,20 @@ def _skin(parse: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     return np.zeros(parse.shape, bool)
 
 
-def leg_colour(person: np.ndarray, parse: np.ndarray, hidden: np.ndarray) -> np.ndarray:
-    """RGB float32 [3] (0-255): the median colour in `person` ([H, W, 3] uint8) of the skin `_skin` picks (the legs
-    that show, else the arms, neck and face); a light skin tone where none shows."""
-    where = _skin(parse, hidden)
+def leg_colour(person: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """RGB float32 [3] (0-255): the median colour in `person` ([H, W, 3] uint8) of the skin `where` (bool, `skin`);
+    a light skin tone where none shows."""
     if where.any():
         return np.median(person[where].astype(np.float32), axis=0)
     return np.array([200.0, 160.0, 140.0], np.float32)
 
 
-def skin_grain(photo: np.ndarray, parse: np.ndarray, hidden: np.ndarray) -> float:
-    """The grain of the skin `_skin` picks (by the model-size `parse` and `hidden`) in `photo` ([H, W, 3] in -1..1,
-    any size): the robust spread (1.4826 median absolute deviations) of its luminance less a 3x3 mean, over at most
-    GRAIN_SAMPLES of its pixels (evenly spread); 0 where no skin shows."""
+def skin_grain(photo: np.ndarray, where: np.ndarray) -> float:
+    """The grain of the skin `where` (bool, `skin`, at model size) in `photo` ([H, W, 3] in -1..1, any size): the
+    robust spread (1.4826 median absolute deviations) of its luminance less a 3x3 mean, over at most GRAIN_SAMPLES
+    of its pixels (evenly spread); 0 where no skin shows."""
     height, width = photo.shape[:2]
-    where = np.asarray(Image.fromarray(_skin(parse, hidden)).resize((width, height), Image.NEAREST))
+    where = np.asarray(Image.fromarray(where).resize((width, height), Image.NEAREST))
     ys, xs = np.nonzero(where[1:-1, 1:-1])
     if len(ys) < LEAST_SKIN:
         return 0.0
@@ -127,31 +126,34 @@ def hem_shadow(garment: np.ndarray, thigh: float) -> np.ndarray:
     return (1 - HEM_SHADOW * np.exp(-distance / (HEM_SHADOW_LENGTH * thigh))).astype(np.float32)
 
 
+def _run(inside: np.ndarray, point: np.ndarray, direction: np.ndarray) -> int:
+    """How many pixels on from `point` (x, y) along `direction` (unit) stay in `inside` (bool [H, W]), one by one."""
+    height, width = inside.shape
+    steps = np.arange(1, height + width)
+    xs, ys = np.round(point[:, None] + direction[:, None] * steps).astype(int)
+    ok = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
+    ok[ok] = inside[ys[ok], xs[ok]]
+    return int(np.argmin(ok)) if not ok.all() else len(steps)
+
+
 def leg_scale(parse: np.ndarray, body: Body, hidden: np.ndarray) -> float:
     """How much wider (or narrower) the legs that show below the old garment's place are than LEG_WIDTHS says,
-    measured across each leg's shin at the first points past `hidden` (all at model size): 1 where none show."""
+    measured across each leg's shin at the first three points (of 21 from knee to ankle) past `hidden` (all at model
+    size): 1 where none show."""
     legs = np.isin(parse, SKIN_LABELS["lower"])
     height, width = parse.shape
     ratios = []
     for leg in body.legs:
+        knee, ankle = leg[1], leg[2]
+        d = (ankle - knee) / max(float(np.hypot(*(ankle - knee))), 1e-6)
+        normal = np.array([d[1], -d[0]])
         seen = 0
         for t in np.linspace(1.0, 2.0, 21):
-            a, b = leg[1], leg[2]
-            point = a + (t - 1.0) * (b - a)
+            point = knee + (t - 1.0) * (ankle - knee)
             x, y = int(round(point[0])), int(round(point[1]))
             if not (0 <= y < height and 0 <= x < width) or hidden[y, x] or not legs[y, x]:
                 continue
-            d = (b - a) / max(float(np.hypot(*(b - a))), 1e-6)
-            normal = np.array([d[1], -d[0]])
-            run = 1
-            for sign in (1, -1):
-                step = 1
-                while True:
-                    qx, qy = np.round(point + sign * step * normal).astype(int)
-                    if not (0 <= qy < height and 0 <= qx < width) or not legs[qy, qx]:
-                        break
-                    step += 1
-                run += step - 1
+            run = 1 + _run(legs, point, normal) + _run(legs, point, -normal)
             ratios.append(run / (_width(t) * body.span))
             seen += 1
             if seen == 3:
