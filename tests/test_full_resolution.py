@@ -102,8 +102,8 @@ def test_where_the_mirror_passes_disagree_the_detail_is_one_passs_own(tiny_pipel
     warp_full = pipe.warp_full
 
     def aside(*args, mirrored=False, **kwargs):
-        warped, mask = warp_full(*args, mirrored=mirrored, **kwargs)
-        return (torch.roll(warped, 5, dims=-1) if mirrored else warped), mask
+        warped, mask, scale = warp_full(*args, mirrored=mirrored, **kwargs)
+        return (torch.roll(warped, 5, dims=-1) if mirrored else warped), mask, scale
 
     def blur(batch, warped, warped_mask):
         rendered = torch.nn.functional.avg_pool2d(warped, 5, 1, 2, count_include_pad=False)
@@ -236,10 +236,10 @@ def test_a_print_shows_the_garments_own_pixels_where_the_crop_is_large(tiny_pipe
     warp_full, direct = pipe.warp_full, {}
 
     def aside(*args, mirrored=False, **kwargs):
-        warped, mask = warp_full(*args, mirrored=mirrored, **kwargs)
+        warped, mask, scale = warp_full(*args, mirrored=mirrored, **kwargs)
         if not mirrored:
             direct["rgb"] = warped
-        return (torch.roll(warped, 3, dims=-1) if mirrored else warped), mask
+        return (torch.roll(warped, 3, dims=-1) if mirrored else warped), mask, scale
 
     def blur(batch, warped, warped_mask):
         rendered = torch.nn.functional.avg_pool2d(warped, 7, 1, 3, count_include_pad=False)
@@ -282,3 +282,19 @@ def test_tops_and_dresses_get_the_sharp_edge_and_bottoms_keep_the_renders(tiny_p
     assert framing.render_size(framed.box, pipe.size)[0] >= 1.5 * pipe.size[0]
     pipe.compose(batch, pipe.render(batch, mirror_average=False))
     assert bool(calls) == sharpened
+
+
+def test_both_mirror_passes_read_the_garment_frame_shrunk_alike(tiny_pipeline_dir, monkeypatch):
+    """Each pass's own median scale can round to frames a pixel apart, which shifts a print between the passes and
+    ghosts it: the mirrored pass reads the frame shrunk by the direct pass's scale."""
+    import tryon.pipeline as tp
+
+    pipe = TryOnPipeline.from_pretrained(tiny_pipeline_dir)
+    photo, _ = _drawn(pipe, monkeypatch, scale=1.7)
+    batch = pipe.represent([pipe.frame(photo, _garment_photo(_checkerboard(3)))], ["upper"])
+    measured, shrunk = iter([1.5, 1.7]), []  # what two grids' medians might give
+    shrink_frame = tp.shrink_frame
+    monkeypatch.setattr(tp, "grid_scale", lambda *args: next(measured))
+    monkeypatch.setattr(tp, "shrink_frame", lambda garment, scale: shrunk.append(scale) or shrink_frame(garment, scale))
+    pipe.compose(batch, pipe.render(batch, mirror_average=True))
+    assert shrunk == [1.5, 1.5]

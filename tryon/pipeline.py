@@ -291,20 +291,31 @@ def _main_parts(mask: np.ndarray, r: int) -> np.ndarray:
     return ndimage.binary_dilation(kept, iterations=r + 1) & mask if r > 0 else kept
 
 
-def shrink_for_grid(garment: torch.Tensor, grid: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-    """The garment frame [1, C, h, w] resized (antialiased) by the warp's median scale where the garment lands
-    (`where`, a bool array at the models' size): when `grid` [1, H, W, 2] reads s > 1 frame pixels per try-on
-    pixel, the frame is shrunk by s first, since bilinear sampling at that step would alias fine stripes."""
-    h, w = garment.shape[-2:]
+def grid_scale(grid: torch.Tensor, where: np.ndarray, frame_size: tuple[int, int]) -> float:
+    """The warp's median scale where the garment lands (`where`, a bool array at the models' size): how many pixels
+    of a frame of `frame_size` (h, w) `grid` [1, H, W, 2] reads per try-on pixel."""
+    h, w = frame_size
     dx = grid[0, :, 1:] - grid[0, :, :-1]
     dy = grid[0, 1:] - grid[0, :-1]
     det = (dx[:-1, :, 0] * dy[:, :-1, 1] - dx[:-1, :, 1] * dy[:, :-1, 0]).abs() * (w / 2) * (h / 2)
     on = F.interpolate(torch.from_numpy(where)[None, None].float(), size=det.shape, mode="nearest")[0, 0] > 0
-    scale = det[on].median().sqrt().item() if on.any() else 1.0
+    return det[on].median().sqrt().item() if on.any() else 1.0
+
+
+def shrink_frame(garment: torch.Tensor, scale: float) -> torch.Tensor:
+    """The garment frame [1, C, h, w] resized (antialiased) down by `scale` (`grid_scale`) where that is over 1.05:
+    bilinear sampling at a step of s > 1 frame pixels would alias fine stripes."""
     if scale <= 1.05:
         return garment
+    h, w = garment.shape[-2:]
     size = (max(1, round(h / scale)), max(1, round(w / scale)))
     return F.interpolate(garment, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def shrink_for_grid(garment: torch.Tensor, grid: torch.Tensor, where: np.ndarray) -> torch.Tensor:
+    """The garment frame [1, C, h, w] shrunk by the warp `grid`'s scale where the garment lands (`grid_scale`,
+    `shrink_frame`)."""
+    return shrink_frame(garment, grid_scale(grid, where, garment.shape[-2:]))
 
 
 def _as_list(x) -> list:
@@ -641,8 +652,9 @@ class TryOnPipeline(DiffusionPipeline):
             up = lambda t, mode: F.interpolate(t.float(), size=size, mode=mode, align_corners=False)
             lands = (result.warped_mask[i, 0] > 0.5).cpu().numpy()
             matcher = self.models_for(batch["category"][i])[0]
-            warped, warped_mask = self.warp_full(f, matcher, result.control_points[i:i + 1],
-                                                 None if result.flow is None else result.flow[i:i + 1], size, lands)
+            warped, warped_mask, shrink = self.warp_full(f, matcher, result.control_points[i:i + 1],
+                                                         None if result.flow is None else result.flow[i:i + 1], size,
+                                                         lands)
             parse = batch["parse"][i].cpu().numpy()
             interior = ndimage.gaussian_filter(garment_interior(parse, lands, grow).astype(np.float32), grow / 2)
             interior = up(torch.from_numpy(interior)[None, None], "bilinear")
@@ -656,9 +668,10 @@ class TryOnPipeline(DiffusionPipeline):
             own = float(np.clip(excess - 1, 0, 1)) if batch["category"][i] != "lower" else 0.0
             if result.mirrored is not None:
                 other = result.mirrored
-                other_warp, other_mask = self.warp_full(f, matcher, other.control_points[i:i + 1],
-                                                        None if other.flow is None else other.flow[i:i + 1], size,
-                                                        (other.mask[i, 0] > 0.5).cpu().numpy(), mirrored=True)
+                other_warp, other_mask, _ = self.warp_full(f, matcher, other.control_points[i:i + 1],
+                                                           None if other.flow is None else other.flow[i:i + 1], size,
+                                                           (other.mask[i, 0] > 0.5).cpu().numpy(), mirrored=True,
+                                                           scale=shrink)
                 gap = ndimage.gaussian_filter((warped - other_warp).abs().mean(1).numpy() * 127.5,
                                               (0, 1.5 * size[0] / self.size[0], 1.5 * size[1] / self.size[1]))
                 agree = torch.from_numpy(np.clip(1 - gap / AGREE, 0, 1))[None]
@@ -750,23 +763,26 @@ class TryOnPipeline(DiffusionPipeline):
 
     def warp_full(self, framed: Framed, matcher: GeometricMatcher, control_points: torch.Tensor,
                   flow: torch.Tensor | None, size: tuple[int, int], lands: np.ndarray,
-                  mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                  mirrored: bool = False, scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
         """One garment's full-resolution frame warped at `size` (height, width) by `matcher`'s warp of `control_points`
         [1,G,G,2] and `flow` [1,2,h,w] (the flow low-passed by FLOW_SIGMA: its folds, which shred prints and
         lettering at this size, smoothed out; the bends that place the garment kept):
-        (RGB [1,3,H,W] in [-1,1], mask [1,1,H,W]). The TPS is evaluated on a lattice at most two pixels apart and
-        the flow upsampled bicubically; the frame is first shrunk (antialiased) by as much as the warp shrinks it
-        where the garment lands (`lands`, bool at model size), so stripes do not alias. With `mirrored`, the warp is
-        the mirrored pass's: it reads the mirrored frame, and the result is mirrored back."""
+        (RGB [1,3,H,W] in [-1,1], mask [1,1,H,W], the frame's shrink). The TPS is evaluated on a lattice at most two
+        pixels apart and the flow upsampled bicubically; the frame is first shrunk (antialiased) by `scale`, or where
+        that is None by as much as the warp shrinks it where the garment lands (`lands`, bool at model size), so
+        stripes do not alias: the mirrored pass is given the direct pass's, so that both read the same frame (their
+        own medians can round to frames a pixel apart, which shifts a print between them and ghosts it). With
+        `mirrored`, the warp is the mirrored pass's: it reads the mirrored frame, and the result is mirrored back."""
         step = max(1, -(-size[0] // (2 * self.size[0])))
         grid = matcher.sampling_grid(control_points, None if flow is None else _blur(flow, FLOW_SIGMA), *size,
                                      flow_mode="bicubic", step=step)
         garment = torch.cat([to_tensor(framed.full), torch.from_numpy(framed.full_mask)[None].float()])[None]
         if mirrored:
             garment = garment.flip(-1)
-        garment = shrink_for_grid(garment, grid, lands)
+        scale = grid_scale(grid, lands, garment.shape[-2:]) if scale is None else scale
+        garment = shrink_frame(garment, scale)
         warped, warped_mask = warp(garment[:, :3], grid), warp(garment[:, 3:], grid, fill=0.0)
-        return (warped.flip(-1), warped_mask.flip(-1)) if mirrored else (warped, warped_mask)
+        return (warped.flip(-1), warped_mask.flip(-1), scale) if mirrored else (warped, warped_mask, scale)
 
     def paste_composites(self, batch: dict, composites: list[Composite]) -> list[Image.Image]:
         """Put `compose`'s try-ons back into the photos, each where its paste mask is on."""
